@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs everything, fetches the bundled default data, builds (optimized) and runs the main
+# job end to end. The main job grows with the system; today it is the SBM attention demo.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Installing dependencies"
+tools/install_deps.sh
+
+step "Fetching data"
+tools/fetch_data.sh
+
+step "Building (bazel build -c opt //...)"
+bazel build -c opt //...
+
+step "Checking distributed runtime: mpirun -np 2 allreduce"
+source tools/testing/mpirun_env.sh
+mpirun_local -np 2 bazel-bin/tests/third_party/mpi_allreduce_check
+
+step "Done."
