@@ -1,0 +1,98 @@
+// Philox4x32-10 against the Random123 known-answer vectors, plus the sampling primitives'
+// moments.
+#include "attention/philox.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "attention/sampling_primitives.h"
+
+namespace sbmt::attention {
+namespace {
+
+TEST(Philox, MatchesRandom123KnownAnswers) {
+  // kat_vectors from Random123 1.09: philox4x32 10 rounds.
+  EXPECT_EQ(Philox4x32({0, 0, 0, 0}, 0, 0),
+            (PhiloxWords{0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u}));
+  EXPECT_EQ(Philox4x32({0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}, 0xffffffffu,
+                       0xffffffffu),
+            (PhiloxWords{0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu}));
+  EXPECT_EQ(Philox4x32({0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}, 0xa4093822u,
+                       0x299f31d0u),
+            (PhiloxWords{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}));
+}
+
+TEST(Philox, StreamsAreReproducibleAndDistinct) {
+  PhiloxStream a(7, StreamId({1, 2, 3}));
+  PhiloxStream b(7, StreamId({1, 2, 3}));
+  PhiloxStream c(7, StreamId({1, 2, 4}));
+  int same_as_c = 0;
+  for (int i = 0; i < 64; ++i) {
+    const uint32_t x = a.NextU32();
+    EXPECT_EQ(x, b.NextU32());
+    same_as_c += x == c.NextU32();
+  }
+  EXPECT_LT(same_as_c, 2);
+}
+
+TEST(Philox, UniformHasUniformMoments) {
+  PhiloxStream rng(1, 2);
+  const int n = 200000;
+  double sum = 0;
+  double sum_sq = 0;
+  for (int i = 0; i < n; ++i) {
+    const double u = rng.Uniform();
+    ASSERT_GE(u, 0.0);
+    ASSERT_LT(u, 1.0);
+    sum += u;
+    sum_sq += u * u;
+  }
+  // Mean 1/2 (sd 1/sqrt(12 n)), second moment 1/3.
+  EXPECT_NEAR(sum / n, 0.5, 5 / std::sqrt(12.0 * n));
+  EXPECT_NEAR(sum_sq / n, 1.0 / 3, 0.005);
+}
+
+// Poisson draws have mean and variance equal to the rate, on both sides of the algorithm switch.
+TEST(SamplePoisson, MeanAndVarianceMatchRate) {
+  for (double rate : {0.05, 2.5, 9.9, 10.5, 300.0, 2e6}) {
+    PhiloxStream rng(11, StreamId({static_cast<uint64_t>(rate * 100)}));
+    const int n = 40000;
+    double sum = 0;
+    double sum_sq = 0;
+    for (int i = 0; i < n; ++i) {
+      const double x = static_cast<double>(SamplePoisson(rng, rate));
+      sum += x;
+      sum_sq += x * x;
+    }
+    const double mean = sum / n;
+    const double var = sum_sq / n - mean * mean;
+    EXPECT_NEAR(mean, rate, 5 * std::sqrt(rate / n)) << "rate " << rate;
+    // Var of the sample variance of a Poisson ~ (rate + 2 rate^2) / n.
+    EXPECT_NEAR(var, rate, 5 * std::sqrt((rate + 2 * rate * rate) / n)) << "rate " << rate;
+  }
+  PhiloxStream rng(1, 1);
+  EXPECT_EQ(SamplePoisson(rng, 0.0), 0);
+}
+
+TEST(AliasTable, FrequenciesFollowWeights) {
+  const std::vector<float> weights = {0.0f, 1.0f, 2.0f, 0.5f, 4.5f};  // sum 8
+  AliasTable table;
+  ASSERT_TRUE(table.Build(weights.data(), static_cast<int64_t>(weights.size())));
+  EXPECT_DOUBLE_EQ(table.total(), 8.0);
+  PhiloxStream rng(3, 4);
+  const int n = 160000;
+  std::vector<int> counts(weights.size());
+  for (int i = 0; i < n; ++i) ++counts[table.Sample(rng)];
+  EXPECT_EQ(counts[0], 0);  // zero weight: never drawn
+  for (size_t i = 1; i < weights.size(); ++i) {
+    const double p = weights[i] / 8.0;
+    EXPECT_NEAR(counts[i], n * p, 5 * std::sqrt(n * p * (1 - p))) << "index " << i;
+  }
+  const std::vector<float> zeros = {0.0f, 0.0f};
+  EXPECT_FALSE(table.Build(zeros.data(), 2));
+}
+
+}  // namespace
+}  // namespace sbmt::attention

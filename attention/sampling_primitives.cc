@@ -1,0 +1,75 @@
+#include "attention/sampling_primitives.h"
+
+#include <cmath>
+
+namespace sbmt::attention {
+
+int64_t SamplePoisson(PhiloxStream& rng, double mean) {
+  if (mean <= 0) return 0;
+  if (mean < 10) {
+    // Count uniforms until their product drops below exp(-mean).
+    const double limit = std::exp(-mean);
+    int64_t count = 0;
+    double product = rng.Uniform();
+    while (product > limit) {
+      ++count;
+      product *= rng.Uniform();
+    }
+    return count;
+  }
+  // PTRS: W. Hörmann, "The transformed rejection method for generating Poisson random
+  // variables", Insurance: Mathematics and Economics 12 (1993). Same constants as NumPy.
+  const double slam = std::sqrt(mean);
+  const double loglam = std::log(mean);
+  const double b = 0.931 + 2.53 * slam;
+  const double a = -0.059 + 0.02483 * b;
+  const double invalpha = 1.1239 + 1.1328 / (b - 3.4);
+  const double vr = 0.9277 - 3.6224 / (b - 2);
+  for (;;) {
+    const double u = rng.Uniform() - 0.5;
+    const double v = rng.Uniform();
+    const double us = 0.5 - std::fabs(u);
+    const double k = std::floor((2 * a / us + b) * u + mean + 0.43);
+    if (us >= 0.07 && v <= vr) return static_cast<int64_t>(k);
+    if (k < 0 || (us < 0.013 && v > us)) continue;
+    if (std::log(v) + std::log(invalpha) - std::log(a / (us * us) + b) <=
+        -mean + k * loglam - std::lgamma(k + 1)) {
+      return static_cast<int64_t>(k);
+    }
+  }
+}
+
+bool AliasTable::Build(const float* weights, int64_t n, int64_t stride) {
+  prob_.assign(n, 0.0f);
+  alias_.resize(n);
+  scaled_.resize(n);
+  small_.clear();
+  large_.clear();
+  total_ = 0;
+  for (int64_t i = 0; i < n; ++i) total_ += weights[i * stride];
+  if (!(total_ > 0)) return false;
+  const double norm = static_cast<double>(n) / total_;
+  for (int64_t i = 0; i < n; ++i) {
+    scaled_[i] = weights[i * stride] * norm;
+    alias_[i] = static_cast<int32_t>(i);
+    (scaled_[i] < 1.0 ? small_ : large_).push_back(static_cast<int32_t>(i));
+  }
+  while (!small_.empty() && !large_.empty()) {
+    const int32_t s = small_.back();
+    small_.pop_back();
+    const int32_t l = large_.back();
+    prob_[s] = static_cast<float>(scaled_[s]);
+    alias_[s] = l;
+    scaled_[l] -= 1.0 - scaled_[s];
+    if (scaled_[l] < 1.0) {
+      large_.pop_back();
+      small_.push_back(l);
+    }
+  }
+  // Leftovers are 1 up to rounding.
+  for (int32_t i : large_) prob_[i] = 1.0f;
+  for (int32_t i : small_) prob_[i] = 1.0f;
+  return true;
+}
+
+}  // namespace sbmt::attention
