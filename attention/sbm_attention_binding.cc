@@ -1,0 +1,232 @@
+#include "attention/sbm_attention_binding.h"
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "attention/fastrg_sampler.h"
+#include "attention/philox.h"
+#include "attention/sbm_attention_kernels.h"
+
+namespace sbmt::attention {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+std::string ShapeOf(const torch::Tensor& t) {
+  std::ostringstream out;
+  out << t.sizes();
+  return out.str();
+}
+
+[[noreturn]] void Invalid(const std::string& message) {
+  throw std::invalid_argument("sbm_attention: " + message);
+}
+
+void CheckTensor(const char* name, const torch::Tensor& t, std::vector<int64_t> shape,
+                 torch::ScalarType dtype) {
+  if (!t.defined()) Invalid(std::string(name) + ": expected a tensor, got undefined");
+  if (t.device().type() != torch::kCPU) {
+    Invalid(std::string(name) + ": expected a CPU tensor, got device " + t.device().str());
+  }
+  if (t.scalar_type() != dtype) {
+    Invalid(std::string(name) + ": expected dtype " + c10::toString(dtype) + ", got " +
+            c10::toString(t.scalar_type()));
+  }
+  if (t.sizes() != c10::IntArrayRef(shape)) {
+    std::ostringstream expected;
+    expected << c10::IntArrayRef(shape);
+    Invalid(std::string(name) + ": expected shape " + expected.str() + ", got " + ShapeOf(t));
+  }
+  if (!t.is_contiguous()) Invalid(std::string(name) + ": expected a contiguous tensor");
+}
+
+void CheckMask(const char* name, const torch::Tensor& t, int64_t batch, int64_t n) {
+  if (t.defined()) CheckTensor(name, t, {batch, n}, torch::kBool);
+}
+
+SbmEdges EdgesOf(const torch::Tensor& row_ptr, const torch::Tensor& col, int64_t graphs,
+                 int64_t n_q, int64_t n_k) {
+  return {graphs, n_q, n_k, row_ptr.data_ptr<int64_t>(), col.data_ptr<int32_t>()};
+}
+
+uint64_t DropoutStream(const SbmOpOptions& o) {
+  return StreamId({o.step, o.layer, kPurposeDropout});
+}
+
+// The optional masks travel in a struct: autograd's apply() cannot take undefined tensors as
+// inputs, and masks need no gradient.
+struct Masks {
+  torch::Tensor key_valid;
+  torch::Tensor query_valid;
+};
+
+class SbmAttentionFunction : public torch::autograd::Function<SbmAttentionFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, torch::Tensor q, torch::Tensor k,
+                               torch::Tensor v, torch::Tensor y, torch::Tensor z, torch::Tensor b,
+                               Masks masks, SbmOpOptions o) {
+    const torch::Tensor& key_valid = masks.key_valid;
+    const torch::Tensor& query_valid = masks.query_valid;
+    const int64_t batch = q.size(0), heads = q.size(1), n_q = q.size(2), d = q.size(3);
+    const int64_t n_k = k.size(2), clusters = y.size(3);
+
+    // The sampler works in float32 (memberships are probabilities; 24 bits are plenty).
+    const torch::Tensor yf = y.to(torch::kFloat32).contiguous();
+    const torch::Tensor zf = z.to(torch::kFloat32).contiguous();
+    const torch::Tensor bf = b.to(torch::kFloat32).contiguous();
+    const torch::Tensor kv = key_valid.defined() ? key_valid.to(torch::kUInt8) : torch::Tensor();
+    const torch::Tensor qv =
+        query_valid.defined() ? query_valid.to(torch::kUInt8) : torch::Tensor();
+    FastRgParams sp;
+    sp.batch = batch;
+    sp.heads = heads;
+    sp.n_q = n_q;
+    sp.n_k = n_k;
+    sp.k = clusters;
+    sp.y = yf.data_ptr<float>();
+    sp.z = zf.data_ptr<float>();
+    sp.b = bf.data_ptr<float>();
+    sp.eps = static_cast<float>(o.eps);
+    sp.key_valid = kv.defined() ? kv.data_ptr<uint8_t>() : nullptr;
+    sp.query_valid = qv.defined() ? qv.data_ptr<uint8_t>() : nullptr;
+    sp.self_loops = o.self_loops;
+    sp.seed = o.seed;
+    sp.step = o.step;
+    sp.layer = o.layer;
+    SbmGraph graph = fastrg_sample(sp);
+
+    const int64_t graphs = batch * heads;
+    torch::Tensor row_ptr = torch::from_blob(graph.row_ptr.data(), {graphs * n_q + 1},
+                                             torch::kInt64).clone();
+    torch::Tensor col = torch::from_blob(graph.col.data(), {graph.edges()}, torch::kInt32).clone();
+    torch::Tensor draws = torch::from_blob(graph.draws.data(), {batch, heads}, torch::kInt64).clone();
+    std::vector<double> counts(graphs);
+    for (int64_t g = 0; g < graphs; ++g) counts[g] = static_cast<double>(graph.edges(g));
+    torch::Tensor edge_count =
+        torch::tensor(counts, torch::kFloat64).reshape({batch, heads}).to(q.scalar_type());
+
+    torch::Tensor out = torch::empty_like(q);
+    torch::Tensor alpha = torch::empty({graph.edges()}, q.options());
+    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "sbm_attention_forward", [&] {
+      SbmForwardParams<scalar_t> p;
+      p.edges = EdgesOf(row_ptr, col, graphs, n_q, n_k);
+      p.d = d;
+      p.q = q.data_ptr<scalar_t>();
+      p.k = k.data_ptr<scalar_t>();
+      p.v = v.data_ptr<scalar_t>();
+      p.scale = static_cast<scalar_t>(1.0 / std::sqrt(static_cast<double>(d)));
+      p.dropout = {static_cast<float>(o.dropout), o.seed, DropoutStream(o)};
+      p.out = out.data_ptr<scalar_t>();
+      p.alpha = alpha.data_ptr<scalar_t>();
+      cpu::sbm_attention_forward(p);
+    });
+
+    ctx->save_for_backward({q, k, v, y, z, b, out, alpha, row_ptr, col});
+    ctx->saved_data["self_loops"] = o.self_loops;
+    ctx->saved_data["dropout"] = o.dropout;
+    ctx->saved_data["seed"] = static_cast<int64_t>(o.seed);
+    ctx->saved_data["dropout_stream"] = static_cast<int64_t>(DropoutStream(o));
+    ctx->mark_non_differentiable({draws, row_ptr, col});
+    return {out, edge_count, draws, row_ptr, col};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const variable_list saved = ctx->get_saved_variables();
+    const torch::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &y = saved[3],
+                        &z = saved[4], &b = saved[5], &out = saved[6], &alpha = saved[7],
+                        &row_ptr = saved[8], &col = saved[9];
+    const int64_t batch = q.size(0), heads = q.size(1), n_q = q.size(2), d = q.size(3);
+    const int64_t n_k = k.size(2), clusters = y.size(3), graphs = batch * heads;
+    torch::Tensor grad_out =
+        grads[0].defined() ? grads[0].contiguous() : torch::zeros_like(out);
+    torch::Tensor grad_edges = grads[1].defined() ? grads[1].contiguous() : torch::Tensor();
+
+    torch::Tensor dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
+    torch::Tensor dp = torch::empty_like(alpha);
+    torch::Tensor dy = torch::empty_like(y), dz = torch::empty_like(z), db = torch::empty_like(b);
+    const bool self_loops = ctx->saved_data["self_loops"].toBool();
+    const SbmDropout dropout{static_cast<float>(ctx->saved_data["dropout"].toDouble()),
+                             static_cast<uint64_t>(ctx->saved_data["seed"].toInt()),
+                             static_cast<uint64_t>(ctx->saved_data["dropout_stream"].toInt())};
+    // Memberships may be another dtype than q in principle; the kernels want one type.
+    const torch::Tensor yc = y.to(q.scalar_type()).contiguous();
+    const torch::Tensor zc = z.to(q.scalar_type()).contiguous();
+    const torch::Tensor bc = b.to(q.scalar_type()).contiguous();
+    torch::Tensor dyc = torch::empty_like(yc), dzc = torch::empty_like(zc),
+                  dbc = torch::empty_like(bc);
+    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "sbm_attention_backward", [&] {
+      SbmBackwardParams<scalar_t> p;
+      p.edges = EdgesOf(row_ptr, col, graphs, n_q, n_k);
+      p.d = d;
+      p.q = q.data_ptr<scalar_t>();
+      p.k = k.data_ptr<scalar_t>();
+      p.v = v.data_ptr<scalar_t>();
+      p.out = out.data_ptr<scalar_t>();
+      p.alpha = alpha.data_ptr<scalar_t>();
+      p.grad_out = grad_out.data_ptr<scalar_t>();
+      p.grad_edges = grad_edges.defined() ? grad_edges.data_ptr<scalar_t>() : nullptr;
+      p.scale = static_cast<scalar_t>(1.0 / std::sqrt(static_cast<double>(d)));
+      p.dropout = dropout;
+      p.self_loops = self_loops;
+      p.dq = dq.data_ptr<scalar_t>();
+      p.dk = dk.data_ptr<scalar_t>();
+      p.dv = dv.data_ptr<scalar_t>();
+      p.dp = dp.data_ptr<scalar_t>();
+      cpu::sbm_attention_backward(p);
+
+      SbmMembershipBackwardParams<scalar_t> m;
+      m.edges = p.edges;
+      m.heads = heads;
+      m.k = clusters;
+      m.y = yc.data_ptr<scalar_t>();
+      m.z = zc.data_ptr<scalar_t>();
+      m.b = bc.data_ptr<scalar_t>();
+      m.dp = dp.data_ptr<scalar_t>();
+      m.dy = dyc.data_ptr<scalar_t>();
+      m.dz = dzc.data_ptr<scalar_t>();
+      m.db = dbc.data_ptr<scalar_t>();
+      cpu::sbm_membership_backward(m);
+    });
+    return {dq, dk, dv, dyc.to(y.scalar_type()), dzc.to(z.scalar_type()),
+            dbc.to(b.scalar_type()), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+SbmOpResult sbm_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                          const torch::Tensor& y, const torch::Tensor& z, const torch::Tensor& b,
+                          const torch::Tensor& key_valid, const torch::Tensor& query_valid,
+                          const SbmOpOptions& options) {
+  if (!q.defined() || q.dim() != 4) {
+    Invalid("q: expected a 4-d tensor [batch, heads, n_q, d], got " +
+            (q.defined() ? ShapeOf(q) : std::string("undefined")));
+  }
+  if (!q.is_floating_point() ||
+      (q.scalar_type() != torch::kFloat32 && q.scalar_type() != torch::kFloat64)) {
+    Invalid(std::string("q: expected dtype float or double, got ") + c10::toString(q.scalar_type()));
+  }
+  const int64_t batch = q.size(0), heads = q.size(1), n_q = q.size(2), d = q.size(3);
+  if (!k.defined() || k.dim() != 4) Invalid("k: expected a 4-d tensor [batch, heads, n_k, d]");
+  if (!y.defined() || y.dim() != 4) Invalid("y: expected a 4-d tensor [batch, heads, n_q, k]");
+  const int64_t n_k = k.size(2), clusters = y.size(3);
+  const torch::ScalarType dtype = q.scalar_type();
+  CheckTensor("q", q, {batch, heads, n_q, d}, dtype);
+  CheckTensor("k", k, {batch, heads, n_k, d}, dtype);
+  CheckTensor("v", v, {batch, heads, n_k, d}, dtype);
+  CheckTensor("y", y, {batch, heads, n_q, clusters}, dtype);
+  CheckTensor("z", z, {batch, heads, n_k, clusters}, dtype);
+  CheckTensor("b", b, {heads, clusters, clusters}, dtype);
+  CheckMask("key_valid", key_valid, batch, n_k);
+  CheckMask("query_valid", query_valid, batch, n_q);
+  if (!(options.dropout >= 0 && options.dropout < 1)) {
+    Invalid("dropout: expected a probability in [0, 1), got " + std::to_string(options.dropout));
+  }
+  variable_list r = SbmAttentionFunction::apply(q, k, v, y, z, b, Masks{key_valid, query_valid}, options);
+  return {r[0], r[1], r[2], r[3], r[4]};
+}
+
+}  // namespace sbmt::attention

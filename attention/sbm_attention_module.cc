@@ -1,0 +1,95 @@
+#include "attention/sbm_attention_module.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "attention/sbm_attention_binding.h"
+
+namespace sbmt::attention {
+
+SbmAttention::SbmAttention(const SbmAttentionOptions& options) : options_(options) {
+  if (options.clusters <= 0) {
+    throw std::invalid_argument("SbmAttention: clusters: expected > 0, got " +
+                                std::to_string(options.clusters));
+  }
+  if (!(options.eps >= 0 && options.eps < 1)) {
+    throw std::invalid_argument("SbmAttention: eps: expected a value in [0, 1), got " +
+                                std::to_string(options.eps));
+  }
+  const int64_t d = options.head_dim;
+  proj_ = register_module("proj", torch::nn::Sequential(torch::nn::Linear(d, d),
+                                                        torch::nn::ReLU(),
+                                                        torch::nn::Linear(d, d)));
+  // Kaiming-normal with fan_in = k * d, as the reference implementation.
+  clusters_ = register_parameter(
+      "clusters", torch::randn({options.heads, options.clusters, d}) *
+                      std::sqrt(2.0 / static_cast<double>(options.clusters * d)));
+}
+
+torch::Tensor SbmAttention::memberships(const torch::Tensor& x) {
+  // [B, H, n, d] x [1, H, d, k] -> [B, H, n, k]
+  return torch::sigmoid(torch::matmul(proj_->forward(x), clusters_.transpose(1, 2).unsqueeze(0)));
+}
+
+torch::Tensor SbmAttention::block_matrix() {
+  const int64_t h = clusters_.size(0), k = clusters_.size(1);
+  torch::Tensor logits = torch::matmul(clusters_, clusters_.transpose(1, 2));  // [H, k, k]
+  return torch::softmax(logits.reshape({h, k * k}), 1).reshape({h, k, k});
+}
+
+AttentionOutput SbmAttention::forward(const torch::Tensor& q, const torch::Tensor& k,
+                                      const torch::Tensor& v, const torch::Tensor& key_valid) {
+  const int64_t batch = q.size(0), heads = q.size(1), n_q = q.size(2), n_k = k.size(2);
+  if (heads != options_.heads || q.size(3) != options_.head_dim) {
+    throw std::invalid_argument("SbmAttention: q: expected [batch, " +
+                                std::to_string(options_.heads) + ", n, " +
+                                std::to_string(options_.head_dim) + "], got heads " +
+                                std::to_string(heads) + " and head dim " +
+                                std::to_string(q.size(3)));
+  }
+  torch::Tensor y = memberships(q).to(q.scalar_type());
+  torch::Tensor z = memberships(k).to(q.scalar_type());
+  torch::Tensor b = block_matrix().to(q.scalar_type());
+  // In self-attention the key mask is also the query mask.
+  const torch::Tensor query_valid = n_q == n_k ? key_valid : torch::Tensor();
+
+  SbmOpOptions op;
+  op.eps = options_.eps;
+  op.self_loops = options_.self_loops;
+  op.dropout = is_training() ? options_.dropout : 0.0;
+  op.seed = options_.seed;
+  op.step = step_;
+  op.layer = options_.layer;
+  SbmOpResult r = sbm_attention(q.contiguous(), k.contiguous(), v.contiguous(), y.contiguous(),
+                                z.contiguous(), b.contiguous(), key_valid, query_valid, op);
+
+  // Densities per (batch, head): edges / (valid queries x valid keys).
+  const auto fopts = q.options();
+  torch::Tensor valid_k = detail::ValidFloat(key_valid, batch, n_k, fopts);  // [B, n_k]
+  torch::Tensor valid_q = n_q == n_k ? valid_k : torch::ones({batch, n_q}, fopts);
+  torch::Tensor pairs = (valid_q.sum(1) * valid_k.sum(1)).clamp_min(1).unsqueeze(1);  // [B, 1]
+  torch::Tensor sampled_density = r.edge_count / pairs;                              // [B, H]
+  // Expected edges: (1ᵀY) B (Zᵀ1) + eps n_q n_k over valid rows.
+  torch::Tensor x_sum = (y * valid_q.unsqueeze(1).unsqueeze(-1)).sum(2);  // [B, H, k]
+  torch::Tensor z_sum = (z * valid_k.unsqueeze(1).unsqueeze(-1)).sum(2);  // [B, H, k]
+  torch::Tensor expected_edges =
+      torch::matmul(torch::matmul(x_sum.unsqueeze(-2), b.unsqueeze(0)), z_sum.unsqueeze(-1))
+          .squeeze(-1)
+          .squeeze(-1) +
+      options_.eps * pairs;
+  torch::Tensor expected_density = expected_edges / pairs;  // [B, H]
+
+  AttentionOutput out;
+  out.out = r.out;
+  out.regularizer =
+      options_.penalty_weight * (options_.density_penalty == DensityPenalty::kExpected
+                                     ? expected_density.mean()
+                                     : sampled_density.mean());
+  out.stats.edges = r.edge_count.detach().to(torch::kFloat64).mean(0);
+  out.stats.density = sampled_density.detach().to(torch::kFloat64).mean(0);
+  out.stats.expected_density = expected_density.detach().to(torch::kFloat64).mean(0);
+  return out;
+}
+
+}  // namespace sbmt::attention
