@@ -50,18 +50,24 @@ void Validate(const FastRgParams& p) {
   CheckFiniteNonNegative("b", p.b, p.heads * p.k * p.k);
 }
 
-// Memberships of one side of one graph, with padded rows zeroed and the constant eps column
-// appended: [n, k + 1], row-major. Padded rows get weight 0, so they are never drawn.
-std::vector<float> SideWeights(const float* m, int64_t n, int64_t k, const uint8_t* valid,
-                               float eps) {
-  std::vector<float> w(n * (k + 1));
-  for (int64_t i = 0; i < n; ++i) {
-    const bool ok = valid == nullptr || valid[i] != 0;
-    for (int64_t u = 0; u < k; ++u) w[i * (k + 1) + u] = ok ? m[i * k + u] : 0.0f;
-    w[i * (k + 1) + k] = ok && eps > 0 ? 1.0f : 0.0f;
+// Key memberships of one graph with padded keys zeroed and the constant eps column appended:
+// [n_k, k + 1], row-major. Padded keys get weight 0, so they are never drawn.
+std::vector<float> KeyWeights(const float* z, int64_t n_k, int64_t k, const uint8_t* valid,
+                              float eps) {
+  std::vector<float> w(n_k * (k + 1));
+  for (int64_t j = 0; j < n_k; ++j) {
+    const bool ok = valid == nullptr || valid[j] != 0;
+    for (int64_t v = 0; v < k; ++v) w[j * (k + 1) + v] = ok ? z[j * k + v] : 0.0f;
+    w[j * (k + 1) + k] = ok && eps > 0 ? 1.0f : 0.0f;
   }
   return w;
 }
+
+// Below this many rows (queries plus keys, over all graphs) sampling runs on one thread.
+constexpr int64_t kMinRowsForThreads = 1024;
+
+// Edges drawn per batch in the sampler's inner loop (see the prefetching there).
+constexpr int64_t kDrawBatch = 32;
 
 struct GraphEdges {
   std::vector<int64_t> row_ptr;  // n_q + 1
@@ -69,7 +75,7 @@ struct GraphEdges {
   int64_t draws = 0;
 };
 
-// Removes duplicate columns of each row in place and sorts them; returns the new row length.
+// Removes duplicate columns of a row in place and sorts them; returns the new row length.
 // Short rows are sorted; long rows go through a bitmap (O(n_k / 64 + length)).
 int64_t DedupRow(int32_t* cols, int64_t length, int64_t n_k, std::vector<uint64_t>& bitmap) {
   if (length <= 1) return length;
@@ -88,104 +94,129 @@ int64_t DedupRow(int32_t* cols, int64_t length, int64_t n_k, std::vector<uint64_
   return out;
 }
 
+// One graph, row by row. Query i's edge count is Poisson(r_i) with r_i = Σ_j p_ij, and each of
+// its edges picks block v with probability ∝ (y_i B)_v z̄_v (z̄: column sums of Z, block k the
+// eps column) and then key j ∝ Z_jv: the law of fastRG (independent Poisson(p_ij) per pair)
+// conditioned on the query endpoint. Rows are independent, so they run in parallel, each from
+// its own Philox sub-stream, and need no global sort.
 GraphEdges SampleGraph(const FastRgParams& p, int64_t bi, int64_t hi, bool parallel) {
   const int64_t k = p.k;
   const int64_t k1 = k + 1;
   const int64_t g = bi * p.heads + hi;
   const uint8_t* qv = p.query_valid ? p.query_valid + bi * p.n_q : nullptr;
   const uint8_t* kv = p.key_valid ? p.key_valid + bi * p.n_k : nullptr;
-  const std::vector<float> wy = SideWeights(p.y + g * p.n_q * k, p.n_q, k, qv, p.eps);
-  const std::vector<float> wz = SideWeights(p.z + g * p.n_k * k, p.n_k, k, kv, p.eps);
-  const float* bh = p.b + hi * k * k;
+  const float* y = p.y + g * p.n_q * k;
+  const std::vector<float> wz = KeyWeights(p.z + g * p.n_k * k, p.n_k, k, kv, p.eps);
 
-  // Alias tables per membership column (the last one is the eps column).
-  std::vector<AliasTable> ty(k1);
+  // Alias tables over keys, one per membership column (the last one is the eps column).
   std::vector<AliasTable> tz(k1);
-  std::vector<uint8_t> has_y(k1);
-  std::vector<uint8_t> has_z(k1);
+  std::vector<double> zsum(k1, 0.0);
 #pragma omp parallel for schedule(dynamic, 4) if (parallel)
-  for (int64_t u = 0; u < 2 * k1; ++u) {
-    if (u < k1) {
-      has_y[u] = ty[u].Build(wy.data() + u, p.n_q, k1);
-    } else {
-      has_z[u - k1] = tz[u - k1].Build(wz.data() + u - k1, p.n_k, k1);
+  for (int64_t v = 0; v < k1; ++v) {
+    if (tz[v].Build(wz.data() + v, p.n_k, k1)) zsum[v] = tz[v].total();
+  }
+  // bz[u][v] = B_uv z̄_v: row i's block weights are y_i bz (plus eps z̄_k), and their total is
+  // y_i · bz_rowsum (+ eps z̄_k).
+  const float* bh = p.b + hi * k * k;
+  std::vector<float> bz(k * k);
+  std::vector<double> bz_rowsum(k, 0.0);
+  for (int64_t u = 0; u < k; ++u) {
+    for (int64_t v = 0; v < k; ++v) {
+      bz[u * k + v] = static_cast<float>(bh[u * k + v] * zsum[v]);
+      bz_rowsum[u] += static_cast<double>(bh[u * k + v]) * zsum[v];
     }
   }
+  const double eps_weight = static_cast<double>(p.eps) * zsum[k];
 
-  // Block pairs: the k*k pairs of B, then the eps pair (k, k).
-  const int64_t pairs = k * k + 1;
   const uint64_t stream = StreamId({p.step, p.layer, static_cast<uint64_t>(bi),
                                     static_cast<uint64_t>(hi), kPurposeEdges});
-  std::vector<PhiloxStream> rngs;
-  rngs.reserve(pairs);
-  for (int64_t pair = 0; pair < pairs; ++pair) {
-    rngs.emplace_back(p.seed, stream, static_cast<uint64_t>(pair) << 32);
-  }
-  std::vector<int64_t> offset(pairs + 1, 0);
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t pair = 0; pair < pairs; ++pair) {
-    const int64_t u = pair < k * k ? pair / k : k;
-    const int64_t v = pair < k * k ? pair % k : k;
-    if (!has_y[u] || !has_z[v]) continue;
-    const double rate = pair < k * k ? ty[u].total() * bh[u * k + v] * tz[v].total()
-                                     : ty[k].total() * static_cast<double>(p.eps) * tz[k].total();
-    offset[pair + 1] = SamplePoisson(rngs[pair], rate);
-  }
-  for (int64_t pair = 0; pair < pairs; ++pair) offset[pair + 1] += offset[pair];
-  const int64_t draws = offset[pairs];
+  auto row_valid = [&](int64_t i) { return qv == nullptr || qv[i] != 0; };
+  auto has_loop = [&](int64_t i) {
+    return p.self_loops && row_valid(i) && i < p.n_k && (kv == nullptr || kv[i] != 0);
+  };
 
-  // Self loops go after the drawn edges.
-  std::vector<int32_t> loops;
-  if (p.self_loops) {
-    for (int64_t i = 0; i < std::min(p.n_q, p.n_k); ++i) {
-      if ((qv == nullptr || qv[i]) && (kv == nullptr || kv[i])) {
-        loops.push_back(static_cast<int32_t>(i));
-      }
-    }
-  }
-  const int64_t total = draws + static_cast<int64_t>(loops.size());
-  std::vector<int32_t> rows(total);
-  std::vector<int32_t> cols(total);
-#pragma omp parallel for schedule(dynamic, 16) if (parallel)
-  for (int64_t pair = 0; pair < pairs; ++pair) {
-    const int64_t u = pair < k * k ? pair / k : k;
-    const int64_t v = pair < k * k ? pair % k : k;
-    PhiloxStream& rng = rngs[pair];
-    for (int64_t e = offset[pair]; e < offset[pair + 1]; ++e) {
-      rows[e] = ty[u].Sample(rng);
-      cols[e] = tz[v].Sample(rng);
-    }
-  }
-  for (size_t l = 0; l < loops.size(); ++l) {
-    rows[draws + l] = loops[l];
-    cols[draws + l] = loops[l];
-  }
+  // r_i = Σ_j p_ij = y_i · bz_rowsum + eps z̄_k, O(k).
+  auto row_rate = [&](int64_t i) {
+    double rate = eps_weight;
+    for (int64_t u = 0; u < k; ++u) rate += y[i * k + u] * bz_rowsum[u];
+    return rate;
+  };
 
-  // Bucket by row (counting sort), then deduplicate each row.
-  GraphEdges out;
-  out.draws = draws;
+  // Pass 1: each row's Poisson count.
   std::vector<int64_t> start(p.n_q + 1, 0);
-  for (int64_t e = 0; e < total; ++e) ++start[rows[e] + 1];
-  for (int64_t i = 0; i < p.n_q; ++i) start[i + 1] += start[i];
-  std::vector<int32_t> bucket(total);
-  {
-    std::vector<int64_t> fill(start.begin(), start.end() - 1);
-    for (int64_t e = 0; e < total; ++e) bucket[fill[rows[e]]++] = cols[e];
+#pragma omp parallel for schedule(dynamic, 64) if (parallel)
+  for (int64_t i = 0; i < p.n_q; ++i) {
+    int64_t count = 0;
+    if (row_valid(i)) {
+      PhiloxStream rng(p.seed, stream, static_cast<uint64_t>(i) << 32);
+      count = SamplePoisson(rng, row_rate(i));
+    }
+    start[i + 1] = count + (has_loop(i) ? 1 : 0);
   }
-  std::vector<int64_t> unique(p.n_q);
+  int64_t draws = 0;
+  for (int64_t i = 0; i < p.n_q; ++i) {
+    draws += start[i + 1] - (has_loop(i) ? 1 : 0);
+    start[i + 1] += start[i];
+  }
+
+  // Pass 2: each row draws its edges (replaying its stream past the count), adds its self loop
+  // and deduplicates in place.
+  std::vector<int32_t> cols(start[p.n_q]);
+  std::vector<int64_t> unique(p.n_q, 0);
 #pragma omp parallel if (parallel)
   {
+    std::vector<float> w(k1);
     std::vector<uint64_t> bitmap;
-#pragma omp for schedule(dynamic, 64)
+    AliasTable blocks;
+    int32_t block[kDrawBatch];
+    AliasTable::Draw pending[kDrawBatch];
+#pragma omp for schedule(dynamic, 16)
     for (int64_t i = 0; i < p.n_q; ++i) {
-      unique[i] = DedupRow(bucket.data() + start[i], start[i + 1] - start[i], p.n_k, bitmap);
+      int32_t* row = cols.data() + start[i];
+      int64_t length = start[i + 1] - start[i];
+      const int64_t drawn = length - (has_loop(i) ? 1 : 0);
+      if (drawn > 0) {
+        std::fill(w.begin(), w.end(), 0.0f);
+        for (int64_t u = 0; u < k; ++u) {
+          const float y_iu = y[i * k + u];
+          const float* bz_u = bz.data() + u * k;
+#pragma omp simd
+          for (int64_t v = 0; v < k; ++v) w[v] += y_iu * bz_u[v];
+        }
+        w[k] = static_cast<float>(eps_weight);
+        blocks.Build(w.data(), k1);
+        // The row's Philox stream draws its count (pass 1) and then the key of a fast stream
+        // for its edges.
+        PhiloxStream row_rng(p.seed, stream, static_cast<uint64_t>(i) << 32);
+        SamplePoisson(row_rng, row_rate(i));  // replays pass 1's draw
+        const uint64_t edge_key = (static_cast<uint64_t>(row_rng.NextU32()) << 32) |
+                                  row_rng.NextU32();
+        SplitMixStream rng(edge_key);
+        // Keys in batches: draw block and key index for a batch, prefetch the key tables'
+        // entries, then resolve. Same random words in the same order as drawing one by one.
+        for (int64_t e0 = 0; e0 < drawn; e0 += kDrawBatch) {
+          const int64_t e1 = std::min(drawn, e0 + kDrawBatch);
+          for (int64_t e = e0; e < e1; ++e) {
+            block[e - e0] = blocks.Sample(rng);
+            pending[e - e0] = tz[block[e - e0]].Start(rng);
+            tz[block[e - e0]].Prefetch(pending[e - e0]);
+          }
+          for (int64_t e = e0; e < e1; ++e) row[e] = tz[block[e - e0]].Finish(pending[e - e0]);
+        }
+      }
+      if (has_loop(i)) row[drawn] = static_cast<int32_t>(i);
+      unique[i] = DedupRow(row, length, p.n_k, bitmap);
     }
   }
+
+  GraphEdges out;
+  out.draws = draws;
   out.row_ptr.assign(p.n_q + 1, 0);
   for (int64_t i = 0; i < p.n_q; ++i) out.row_ptr[i + 1] = out.row_ptr[i] + unique[i];
   out.col.resize(out.row_ptr[p.n_q]);
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t i = 0; i < p.n_q; ++i) {
-    std::copy(bucket.begin() + start[i], bucket.begin() + start[i] + unique[i],
+    std::copy(cols.begin() + start[i], cols.begin() + start[i] + unique[i],
               out.col.begin() + out.row_ptr[i]);
   }
   return out;
@@ -197,12 +228,14 @@ SbmGraph fastrg_sample(const FastRgParams& params) {
   Validate(params);
   const int64_t graphs = params.batch * params.heads;
   std::vector<GraphEdges> per_graph(graphs);
-  // Many small graphs: one graph per thread. Few large ones: parallelize inside each graph.
-  // The result is the same either way.
-  const bool outer = graphs >= 2 * omp_get_max_threads();
+  // At least one graph per thread: graphs in parallel. Fewer: parallelize inside each graph.
+  // Tiny problems stay on one thread (waking a team costs more than they do). The result is the
+  // same either way.
+  const bool threads = graphs * (params.n_q + params.n_k) >= kMinRowsForThreads;
+  const bool outer = threads && graphs >= omp_get_max_threads();
 #pragma omp parallel for schedule(dynamic, 1) if (outer)
   for (int64_t g = 0; g < graphs; ++g) {
-    per_graph[g] = SampleGraph(params, g / params.heads, g % params.heads, !outer);
+    per_graph[g] = SampleGraph(params, g / params.heads, g % params.heads, threads && !outer);
   }
 
   SbmGraph graph;
@@ -211,18 +244,19 @@ SbmGraph fastrg_sample(const FastRgParams& params) {
   graph.n_k = params.n_k;
   graph.row_ptr.resize(graphs * params.n_q + 1);
   graph.draws.resize(graphs);
-  int64_t total = 0;
-  for (int64_t g = 0; g < graphs; ++g) total += per_graph[g].row_ptr.back();
-  graph.col.resize(total);
-  int64_t base = 0;
+  std::vector<int64_t> base(graphs + 1, 0);
+  for (int64_t g = 0; g < graphs; ++g) base[g + 1] = base[g] + per_graph[g].row_ptr.back();
+  graph.col.resize(base[graphs]);
+#pragma omp parallel for schedule(dynamic, 1) if (threads)
   for (int64_t g = 0; g < graphs; ++g) {
     const GraphEdges& e = per_graph[g];
-    for (int64_t i = 0; i < params.n_q; ++i) graph.row_ptr[g * params.n_q + i] = base + e.row_ptr[i];
-    std::copy(e.col.begin(), e.col.end(), graph.col.begin() + base);
-    base += e.row_ptr.back();
+    for (int64_t i = 0; i < params.n_q; ++i) {
+      graph.row_ptr[g * params.n_q + i] = base[g] + e.row_ptr[i];
+    }
+    std::copy(e.col.begin(), e.col.end(), graph.col.begin() + base[g]);
     graph.draws[g] = e.draws;
   }
-  graph.row_ptr[graphs * params.n_q] = base;
+  graph.row_ptr[graphs * params.n_q] = base[graphs];
   return graph;
 }
 

@@ -1,21 +1,23 @@
 // fastRG sampling of SBM attention graphs (DESIGN.md section 3, steps 2-3), on the CPU.
 //
 // For each graph g = (batch b, head h) it draws a bipartite query x key graph whose edge (i, j)
-// is present with probability 1 - exp(-p_ij), p_ij = Y_i B_h Z_jᵀ + eps, in O(nk + k² + M) time
-// (M = number of Poisson draws), never O(n_q n_k):
+// is present with probability 1 - exp(-p_ij), p_ij = Y_i B_h Z_jᵀ + eps, in
+// O(n_k k + n_q k² + M) time (M = number of Poisson draws), never O(n_q n_k):
 //   - the eps floor is one extra block: a constant-1 membership column on each side and an extra
 //     diagonal block entry eps;
-//   - block pair (u, v) gets N_uv ~ Poisson(x_u B_uv y_v) edges (x, y: column sums of Y and Z);
-//     drawing each block pair's count independently is the same law as fastRG's
-//     Poisson(total) + multinomial split (Poisson splitting), and needs no sequential pass;
-//   - each edge of block pair (u, v) takes i ~ Y[:, u] / x_u and j ~ Z[:, v] / y_v (alias tables);
+//   - fastRG draws A_ij ~ Poisson(p_ij) independently for every pair. We draw the same law row
+//     by row: query i gets Poisson(r_i) edges, r_i = Σ_j p_ij = Y_i B z̄ + eps n_k (z̄: column
+//     sums of Z), and each edge picks block v ∝ (Y_i B)_v z̄_v, then key j ∝ Z_jv (alias tables).
+//     Conditioning fastRG's edges on their query endpoint changes nothing in distribution, and
+//     lets every row run independently: parallel, no global sort, rows produced in order;
 //   - duplicates are removed, so P(edge) = 1 - exp(-p_ij); padded queries and keys have zero
 //     membership and so get no edges; with self_loops, edge (i, i) is added for every valid query
 //     i whose key i exists and is valid.
 //
-// Randomness: block pair p of graph (b, h) draws from a Philox stream keyed by
-// (seed, step, layer, b, h) at offset p * 2^32. The edges therefore depend only on the inputs and
-// those keys, not on thread count or scheduling.
+// Randomness: row i of graph (b, h) draws its edge count from a Philox stream keyed by
+// (seed, step, layer, b, h) at offset i * 2^32, then the 64-bit key of a SplitMix64 counter
+// stream that draws the row's edges (Philox per edge would cost more than everything else). The
+// edges therefore depend only on the inputs and those keys, not on thread count or scheduling.
 //
 //   FastRgParams params{...};
 //   SbmGraph graph = fastrg_sample(params);

@@ -49,9 +49,50 @@ inline uint64_t StreamId(std::initializer_list<uint64_t> parts) {
   return h;
 }
 
-// Sequential draws from one stream: counter = (index_lo, index_hi, stream_lo, stream_hi), key =
-// seed. Each block yields four 32-bit words; `offset` selects the first block, so disjoint
-// sub-streams of one stream can start at distinct offsets (e.g. one per block pair).
+// Philox4x32-10 on kLanes consecutive counters (index, index + 1, ...) of one stream, written as
+// a loop over independent lanes so the compiler interleaves (and vectorizes) them: one block has
+// a ~60-cycle dependency chain, eight in flight cost little more than one.
+inline constexpr int kPhiloxLanes = 8;
+inline void Philox4x32Lanes(uint64_t index, uint64_t stream, uint32_t key_lo, uint32_t key_hi,
+                            uint32_t out[4 * kPhiloxLanes]) {
+  constexpr uint32_t kM0 = 0xD2511F53u;
+  constexpr uint32_t kM1 = 0xCD9E8D57u;
+  constexpr uint32_t kW0 = 0x9E3779B9u;
+  constexpr uint32_t kW1 = 0xBB67AE85u;
+  uint32_t c0[kPhiloxLanes], c1[kPhiloxLanes], c2[kPhiloxLanes], c3[kPhiloxLanes];
+  for (int l = 0; l < kPhiloxLanes; ++l) {
+    const uint64_t i = index + static_cast<uint64_t>(l);
+    c0[l] = static_cast<uint32_t>(i);
+    c1[l] = static_cast<uint32_t>(i >> 32);
+    c2[l] = static_cast<uint32_t>(stream);
+    c3[l] = static_cast<uint32_t>(stream >> 32);
+  }
+  for (int round = 0; round < 10; ++round) {
+    for (int l = 0; l < kPhiloxLanes; ++l) {
+      const uint64_t p0 = static_cast<uint64_t>(kM0) * c0[l];
+      const uint64_t p1 = static_cast<uint64_t>(kM1) * c2[l];
+      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1[l] ^ key_lo;
+      const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3[l] ^ key_hi;
+      c1[l] = static_cast<uint32_t>(p1);
+      c3[l] = static_cast<uint32_t>(p0);
+      c0[l] = n0;
+      c2[l] = n2;
+    }
+    key_lo += kW0;
+    key_hi += kW1;
+  }
+  for (int l = 0; l < kPhiloxLanes; ++l) {
+    out[4 * l + 0] = c0[l];
+    out[4 * l + 1] = c1[l];
+    out[4 * l + 2] = c2[l];
+    out[4 * l + 3] = c3[l];
+  }
+}
+
+// Sequential draws from one stream: block counter = (index_lo, index_hi, stream_lo, stream_hi),
+// key = seed; block b yields words 4b .. 4b + 3. `offset` selects the first block, so disjoint
+// sub-streams of one stream can start at distinct offsets (e.g. one per query row). Blocks are
+// computed kPhiloxLanes at a time; the sequence is the same as computing them one by one.
 class PhiloxStream {
  public:
   PhiloxStream(uint64_t seed, uint64_t stream, uint64_t offset = 0)
@@ -61,7 +102,7 @@ class PhiloxStream {
         block_(offset) {}
 
   uint32_t NextU32() {
-    if (used_ == 4) Refill();
+    if (used_ == kWords) Refill();
     return words_[used_++];
   }
 
@@ -81,11 +122,11 @@ class PhiloxStream {
   }
 
  private:
+  static constexpr int kWords = 4 * kPhiloxLanes;
+
   void Refill() {
-    words_ = Philox4x32({static_cast<uint32_t>(block_), static_cast<uint32_t>(block_ >> 32),
-                         static_cast<uint32_t>(stream_), static_cast<uint32_t>(stream_ >> 32)},
-                        key_lo_, key_hi_);
-    ++block_;
+    Philox4x32Lanes(block_, stream_, key_lo_, key_hi_, words_);
+    block_ += kPhiloxLanes;
     used_ = 0;
   }
 
@@ -93,8 +134,46 @@ class PhiloxStream {
   uint32_t key_hi_;
   uint64_t stream_;
   uint64_t block_;
-  PhiloxWords words_{};
-  int used_ = 4;
+  uint32_t words_[kWords];
+  int used_ = kWords;
+};
+
+// A fast counter-based generator for the many draws made under one Philox-derived key:
+// word pair n is SplitMix64(key + n * golden ratio), a bijective mix of a Weyl sequence that
+// passes BigCrush. About 5x cheaper per word than Philox4x32-10; used for the per-edge draws of
+// one query row, whose key comes from that row's Philox stream.
+class SplitMixStream {
+ public:
+  explicit SplitMixStream(uint64_t key) : state_(key) {}
+
+  uint32_t NextU32() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    state_ += 0x9E3779B97F4A7C15ull;
+    uint64_t z = state_;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    spare_ = static_cast<uint32_t>(z >> 32);
+    has_spare_ = true;
+    return static_cast<uint32_t>(z);
+  }
+  double Uniform() {
+    const uint64_t hi = NextU32();
+    const uint64_t lo = NextU32();
+    return static_cast<double>(((hi << 32) | lo) >> 11) * 0x1.0p-53;
+  }
+  float UniformFloat() { return static_cast<float>(NextU32() >> 8) * 0x1.0p-24f; }
+  uint32_t Below(uint32_t n) {
+    return static_cast<uint32_t>((static_cast<uint64_t>(NextU32()) * n) >> 32);
+  }
+
+ private:
+  uint64_t state_;
+  uint32_t spare_ = 0;
+  bool has_spare_ = false;
 };
 
 // Purposes, the last component of a stream id, so different uses never share draws.

@@ -96,3 +96,24 @@ TEST(AliasTable, FrequenciesFollowWeights) {
 
 }  // namespace
 }  // namespace sbmt::attention
+
+namespace sbmt::attention {
+namespace {
+
+// The lane-batched stream yields exactly the blocks of the one-block function, in order.
+TEST(Philox, StreamEqualsBlockByBlockComputation) {
+  const uint64_t seed = 0x0123456789abcdefull;
+  const uint64_t stream = StreamId({4, 5, 6});
+  const uint64_t offset = (uint64_t{7} << 32) - 3;  // crosses a 32-bit carry in the counter
+  PhiloxStream rng(seed, stream, offset);
+  for (uint64_t b = offset; b < offset + 3 * kPhiloxLanes + 1; ++b) {
+    const PhiloxWords expected = Philox4x32(
+        {static_cast<uint32_t>(b), static_cast<uint32_t>(b >> 32), static_cast<uint32_t>(stream),
+         static_cast<uint32_t>(stream >> 32)},
+        static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+    for (int w = 0; w < 4; ++w) ASSERT_EQ(rng.NextU32(), expected[w]) << "block " << b;
+  }
+}
+
+}  // namespace
+}  // namespace sbmt::attention

@@ -4,7 +4,8 @@
 
 namespace sbmt::attention {
 
-int64_t SamplePoisson(PhiloxStream& rng, double mean) {
+template <typename Rng>
+int64_t SamplePoisson(Rng& rng, double mean) {
   if (mean <= 0) return 0;
   if (mean < 10) {
     // Count uniforms until their product drops below exp(-mean).
@@ -39,9 +40,11 @@ int64_t SamplePoisson(PhiloxStream& rng, double mean) {
   }
 }
 
+template int64_t SamplePoisson<PhiloxStream>(PhiloxStream&, double);
+template int64_t SamplePoisson<SplitMixStream>(SplitMixStream&, double);
+
 bool AliasTable::Build(const float* weights, int64_t n, int64_t stride) {
-  prob_.assign(n, 0.0f);
-  alias_.resize(n);
+  entries_.assign(n, Entry{0.0f, 0});
   scaled_.resize(n);
   small_.clear();
   large_.clear();
@@ -51,15 +54,14 @@ bool AliasTable::Build(const float* weights, int64_t n, int64_t stride) {
   const double norm = static_cast<double>(n) / total_;
   for (int64_t i = 0; i < n; ++i) {
     scaled_[i] = weights[i * stride] * norm;
-    alias_[i] = static_cast<int32_t>(i);
+    entries_[i].alias = static_cast<int32_t>(i);
     (scaled_[i] < 1.0 ? small_ : large_).push_back(static_cast<int32_t>(i));
   }
   while (!small_.empty() && !large_.empty()) {
     const int32_t s = small_.back();
     small_.pop_back();
     const int32_t l = large_.back();
-    prob_[s] = static_cast<float>(scaled_[s]);
-    alias_[s] = l;
+    entries_[s] = Entry{static_cast<float>(scaled_[s]), l};
     scaled_[l] -= 1.0 - scaled_[s];
     if (scaled_[l] < 1.0) {
       large_.pop_back();
@@ -67,8 +69,8 @@ bool AliasTable::Build(const float* weights, int64_t n, int64_t stride) {
     }
   }
   // Leftovers are 1 up to rounding.
-  for (int32_t i : large_) prob_[i] = 1.0f;
-  for (int32_t i : small_) prob_[i] = 1.0f;
+  for (int32_t i : large_) entries_[i].prob = 1.0f;
+  for (int32_t i : small_) entries_[i].prob = 1.0f;
   return true;
 }
 
