@@ -2,7 +2,10 @@
 // attention (LibTorch), in the same process, batch 1, 2 heads, head dim 32.
 //
 //   bazel run -c opt //attention:sbm_attention_benchmark -- [--threads=N] [--csv]
-//       [--sizes=1024,2048,4096,8192] [--densities=0.05,0.1,0.25] [--repeats=5]
+//       [--sizes=1024,2048,4096,8192] [--densities=0.05,0.1,0.25] [--repeats=5] [--phases]
+//
+// --phases adds a second table splitting SBM time into its phases (sampling, attention forward,
+// attention backward, membership gradients), calling the kernels directly.
 //
 // SBM time covers the whole op as training runs it: fastRG sampling, attention forward,
 // backward (dq, dk, dv, straight-through dp) and the membership gradients dY, dZ, dB. Dense time
@@ -29,6 +32,9 @@
 #include <vector>
 
 #include "attention/baselines/full_attention.h"
+#include "attention/fastrg_sampler.h"
+#include "attention/sbm_attention_cpu_isa.h"
+#include "attention/sbm_attention_kernels.h"
 #include "attention/sbm_attention_binding.h"
 
 namespace sbmt::attention {
@@ -106,7 +112,8 @@ struct Row {
   int64_t sbm_bytes, dense_bytes;
 };
 
-Row Measure(int64_t n, double target, int64_t clusters, int repeats) {
+// Times (memory = false) or peak memory (memory = true) of one configuration.
+Row Measure(int64_t n, double target, int64_t clusters, int repeats, bool memory) {
   torch::manual_seed(n);
   torch::Tensor q = torch::randn({1, kHeads, n, kHeadDim}).requires_grad_();
   torch::Tensor k = torch::randn({1, kHeads, n, kHeadDim}).requires_grad_();
@@ -137,13 +144,102 @@ Row Measure(int64_t n, double target, int64_t clusters, int repeats) {
   auto dense_step = [&](int) { full.forward(q, k, v, {}).out.backward(grad); };
 
   zero_grads();
-  row.sbm_ms = MedianMs(repeats, [&](int r) { sbm_step(r); zero_grads(); });
-  row.dense_ms = MedianMs(repeats, [&](int r) { dense_step(r); zero_grads(); });
-  row.sbm_bytes = PeakBytes([&] { sbm_step(0); });
-  zero_grads();
-  row.dense_bytes = PeakBytes([&] { dense_step(0); });
-  zero_grads();
+  if (!memory) {
+    row.sbm_ms = MedianMs(repeats, [&](int r) { sbm_step(r); zero_grads(); });
+    row.dense_ms = MedianMs(repeats, [&](int r) { dense_step(r); zero_grads(); });
+  } else {
+    row.sbm_bytes = PeakBytes([&] { sbm_step(0); });
+    zero_grads();
+    row.dense_bytes = PeakBytes([&] { dense_step(0); });
+    zero_grads();
+  }
   return row;
+}
+
+struct Phases {
+  double sample_ms = 0, forward_ms = 0, backward_ms = 0, membership_ms = 0;
+};
+
+// Median time of each phase of the SBM op, on the kernels directly (float).
+Phases MeasurePhases(int64_t n, double target, int64_t clusters, int repeats) {
+  torch::manual_seed(n);
+  const int64_t d = kHeadDim;
+  torch::Tensor q = torch::randn({1, kHeads, n, d}), k = torch::randn({1, kHeads, n, d}),
+                v = torch::randn({1, kHeads, n, d}), g = torch::randn({1, kHeads, n, d});
+  SbmInputs m = MakeMemberships(n, clusters, target, 0.01);
+  FastRgParams sp;
+  sp.batch = 1;
+  sp.heads = kHeads;
+  sp.n_q = n;
+  sp.n_k = n;
+  sp.k = clusters;
+  sp.y = m.y.data_ptr<float>();
+  sp.z = m.z.data_ptr<float>();
+  sp.b = m.b.data_ptr<float>();
+  sp.eps = 0.01f;
+  sp.seed = 1;
+  std::vector<double> times[4];
+  for (int r = -1; r < repeats; ++r) {
+    sp.step = static_cast<uint64_t>(r + 1);
+    auto t0 = std::chrono::steady_clock::now();
+    SbmGraph graph = fastrg_sample(sp);
+    auto t1 = std::chrono::steady_clock::now();
+    const SbmEdges edges{graph.graphs, n, n, graph.row_ptr.data(), graph.col.data()};
+    std::vector<float> out(kHeads * n * d), alpha(graph.edges()), dq(out.size()), dk(out.size()),
+        dv(out.size()), dp(graph.edges()), dy(m.y.numel()), dz(m.z.numel()), db(m.b.numel());
+    SbmForwardParams<float> f;
+    f.edges = edges;
+    f.d = d;
+    f.q = q.data_ptr<float>();
+    f.k = k.data_ptr<float>();
+    f.v = v.data_ptr<float>();
+    f.scale = 1.0f / std::sqrt(static_cast<float>(d));
+    f.out = out.data();
+    f.alpha = alpha.data();
+    auto t2 = std::chrono::steady_clock::now();
+    cpu::sbm_attention_forward(f);
+    auto t3 = std::chrono::steady_clock::now();
+    SbmBackwardParams<float> b;
+    b.edges = edges;
+    b.d = d;
+    b.q = f.q;
+    b.k = f.k;
+    b.v = f.v;
+    b.out = out.data();
+    b.alpha = alpha.data();
+    b.grad_out = g.data_ptr<float>();
+    b.scale = f.scale;
+    b.dq = dq.data();
+    b.dk = dk.data();
+    b.dv = dv.data();
+    b.dp = dp.data();
+    cpu::sbm_attention_backward(b);
+    auto t4 = std::chrono::steady_clock::now();
+    SbmMembershipBackwardParams<float> mb;
+    mb.edges = edges;
+    mb.heads = kHeads;
+    mb.k = clusters;
+    mb.y = sp.y;
+    mb.z = sp.z;
+    mb.b = sp.b;
+    mb.dp = dp.data();
+    mb.dy = dy.data();
+    mb.dz = dz.data();
+    mb.db = db.data();
+    cpu::sbm_membership_backward(mb);
+    auto t5 = std::chrono::steady_clock::now();
+    if (r < 0) continue;  // warm-up
+    auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+    times[0].push_back(ms(t0, t1));
+    times[1].push_back(ms(t2, t3));
+    times[2].push_back(ms(t3, t4));
+    times[3].push_back(ms(t4, t5));
+  }
+  auto median = [](std::vector<double> x) {
+    std::sort(x.begin(), x.end());
+    return x[x.size() / 2];
+  };
+  return {median(times[0]), median(times[1]), median(times[2]), median(times[3])};
 }
 
 template <typename T>
@@ -172,6 +268,8 @@ int main(int argc, char** argv) {
   std::string densities = "0.05,0.1,0.25";
   int repeats = 5;
   int64_t clusters = 128;
+  bool phases = false;
+  app.add_flag("--phases", phases, "also print the time of each phase of the SBM op");
   app.add_option("--threads", threads, "intra-op threads (OpenMP and LibTorch)")->check(CLI::PositiveNumber);
   app.add_flag("--csv", csv, "print CSV instead of a table");
   app.add_option("--sizes", sizes, "sequence lengths, comma-separated");
@@ -189,39 +287,74 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
   }
-  // Large blocks straight from mmap and back on free, so peak RSS reflects live memory.
-  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
-  mallopt(M_TRIM_THRESHOLD, 0);
   torch::set_num_threads(threads);
   omp_set_num_threads(threads);
+
+  // Times first, with the default allocator (which reuses freed memory, as training does);
+  // then peak memory, with large blocks straight from mmap and back on free so that the
+  // resident-set peak reflects live memory. Measuring memory that way makes every large
+  // allocation fault in fresh pages, which would distort the times.
+  std::vector<Row> rows;
+  for (int64_t n : ns) {
+    for (double target : targets) {
+      std::fprintf(stderr, "timing n=%lld density=%.2f...\n", static_cast<long long>(n), target);
+      rows.push_back(Measure(n, target, clusters, repeats, /*memory=*/false));
+    }
+  }
+  // Phases are timed with the default allocator too, before memory is measured.
+  std::vector<Phases> phase_rows;
+  if (phases) {
+    for (int64_t n : ns) {
+      for (double target : targets) phase_rows.push_back(MeasurePhases(n, target, clusters, repeats));
+    }
+  }
+  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 0);
+  for (Row& r : rows) {
+    std::fprintf(stderr, "peak memory n=%lld...\n", static_cast<long long>(r.n));
+    const Row m = Measure(r.n, targets[(&r - rows.data()) % targets.size()], clusters, 1, true);
+    r.sbm_bytes = m.sbm_bytes;
+    r.dense_bytes = m.dense_bytes;
+  }
 
   if (csv) {
     std::printf("n,density,edges,sbm_ms,dense_ms,ratio,sbm_bytes,dense_bytes\n");
   } else {
     std::printf("SBM attention vs full attention, forward+backward; batch 1, heads %lld, head dim "
-                "%lld, k %lld, threads %d, median of %d\n",
+                "%lld, k %lld, threads %d, median of %d, CPU kernels %s\n",
                 static_cast<long long>(kHeads), static_cast<long long>(kHeadDim),
-                static_cast<long long>(clusters), threads, repeats);
+                static_cast<long long>(clusters), threads, repeats,
+                sbm_cpu_kernels_use_avx2() ? "avx2+fma" : "generic x86-64");
     std::printf("%6s %8s %10s %10s %10s %7s %12s %12s %8s\n", "n", "density", "edges", "sbm_ms",
                 "dense_ms", "ratio", "sbm_bytes", "dense_bytes", "mem");
   }
-  for (int64_t n : ns) {
-    for (double target : targets) {
-      const Row r = Measure(n, target, clusters, repeats);
-      if (csv) {
-        std::printf("%lld,%.4f,%lld,%.2f,%.2f,%.4f,%lld,%lld\n", static_cast<long long>(r.n),
-                    r.density, static_cast<long long>(r.edges), r.sbm_ms, r.dense_ms,
-                    r.sbm_ms / r.dense_ms, static_cast<long long>(r.sbm_bytes),
-                    static_cast<long long>(r.dense_bytes));
-      } else {
-        std::printf("%6lld %8.4f %10lld %10.2f %10.2f %7.3f %12lld %12lld %7.1f%%\n",
-                    static_cast<long long>(r.n), r.density, static_cast<long long>(r.edges),
-                    r.sbm_ms, r.dense_ms, r.sbm_ms / r.dense_ms,
-                    static_cast<long long>(r.sbm_bytes), static_cast<long long>(r.dense_bytes),
-                    100.0 * r.sbm_bytes / std::max<int64_t>(1, r.dense_bytes));
-      }
-      std::fflush(stdout);
+  for (const Row& r : rows) {
+    if (csv) {
+      std::printf("%lld,%.4f,%lld,%.2f,%.2f,%.4f,%lld,%lld\n", static_cast<long long>(r.n),
+                  r.density, static_cast<long long>(r.edges), r.sbm_ms, r.dense_ms,
+                  r.sbm_ms / r.dense_ms, static_cast<long long>(r.sbm_bytes),
+                  static_cast<long long>(r.dense_bytes));
+    } else {
+      std::printf("%6lld %8.4f %10lld %10.2f %10.2f %7.3f %12lld %12lld %7.1f%%\n",
+                  static_cast<long long>(r.n), r.density, static_cast<long long>(r.edges),
+                  r.sbm_ms, r.dense_ms, r.sbm_ms / r.dense_ms,
+                  static_cast<long long>(r.sbm_bytes), static_cast<long long>(r.dense_bytes),
+                  100.0 * r.sbm_bytes / std::max<int64_t>(1, r.dense_bytes));
     }
   }
+  if (phases) {
+    std::printf("\nSBM phases (ms): sampling, attention forward, attention backward (dq, dk, dv, "
+                "dp), membership gradients (dY, dZ, dB)\n");
+    std::printf("%6s %8s %10s %10s %10s %12s %10s\n", "n", "target", "sample", "forward",
+                "backward", "membership", "total");
+    for (size_t i = 0; i < phase_rows.size(); ++i) {
+      const Phases& p = phase_rows[i];
+      std::printf("%6lld %8.2f %10.2f %10.2f %10.2f %12.2f %10.2f\n",
+                  static_cast<long long>(ns[i / targets.size()]), targets[i % targets.size()],
+                  p.sample_ms, p.forward_ms, p.backward_ms, p.membership_ms,
+                  p.sample_ms + p.forward_ms + p.backward_ms + p.membership_ms);
+    }
+  }
+  std::fflush(stdout);
   return 0;
 }

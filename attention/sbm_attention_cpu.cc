@@ -15,9 +15,15 @@
 #include <stdexcept>
 #include <vector>
 
+#include "attention/sbm_attention_cpu_isa.h"
 #include "attention/sbm_attention_kernels.h"
 
-namespace sbmt::attention::cpu {
+// Built once per instruction set (see sbm_attention_cpu_isa.h); BUILD sets the namespace.
+#ifndef SBMT_CPU_NAMESPACE
+#error "compile with -DSBMT_CPU_NAMESPACE=cpu_generic or cpu_avx2"
+#endif
+
+namespace sbmt::attention::SBMT_CPU_NAMESPACE {
 namespace {
 
 template <typename T>
@@ -69,6 +75,12 @@ void ReducePartials(const RowChunks& chunks, int64_t n_k, int64_t width, const T
 }
 
 constexpr int kPrefetchDistance = 4;
+
+// Keys per tile when a pass gathers key-indexed rows of `row_bytes` bytes (and updates as many):
+// about 256 KB of each, so a tile's rows stay in L2 while the chunk's edges into it are visited.
+inline int64_t KeyBlock(int64_t row_bytes) {
+  return std::max<int64_t>(64, (int64_t{256} * 1024) / row_bytes);
+}
 
 }  // namespace
 
@@ -178,7 +190,8 @@ void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p) {
 
 #pragma omp parallel
   {
-    std::vector<T> w_i(k);
+    std::vector<T> w;             // [chunk rows][k]: W_i of the item's rows
+    std::vector<int64_t> cursor;  // per row: next edge to visit
 #pragma omp for schedule(dynamic, 1)
     for (int64_t item = 0; item < chunks.items(); ++item) {
       const int64_t g = chunks.graph(item);
@@ -189,27 +202,41 @@ void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p) {
       std::fill(u_part, u_part + E.n_k * k, T(0));
       std::fill(db_part, db_part + k * k, T(0));
       const auto [first, last] = chunks.range(item);
+      w.assign((last - first) * k, T(0));
+      cursor.assign(E.row_ptr + first, E.row_ptr + last);
+      // W_i = Σ_j dp_ij Z_j and U_j += dp_ij Y_i in one pass over the edges, tiled by key
+      // blocks so that the Z and U rows being gathered stay in cache (rows keep their
+      // ascending-column order, so every sum runs in the same order as untiled).
+      const int64_t key_block = KeyBlock(k * static_cast<int64_t>(sizeof(T)));
+      for (int64_t kb = 0; kb < E.n_k; kb += key_block) {
+        const int64_t kb_end = std::min(E.n_k, kb + key_block);
+        for (int64_t r = first; r < last; ++r) {
+          const T* y_i = p.y + r * k;
+          T* w_i = w.data() + (r - first) * k;
+          const int64_t e1 = E.row_ptr[r + 1];
+          int64_t e = cursor[r - first];
+          for (; e < e1 && E.col[e] < kb_end; ++e) {
+            if (e + kPrefetchDistance < e1) {
+              const int64_t ahead = E.col[e + kPrefetchDistance] * k;
+              for (int64_t line = 0; line < k; line += 64 / static_cast<int64_t>(sizeof(T))) {
+                __builtin_prefetch(z_g + ahead + line);
+                __builtin_prefetch(u_part + ahead + line, 1);
+              }
+            }
+            const int64_t j = E.col[e];
+            Axpy(p.dp[e], z_g + j * k, w_i, k);
+            Axpy(p.dp[e], y_i, u_part + j * k, k);
+          }
+          cursor[r - first] = e;
+        }
+      }
+      // dY_i = B W_i;  dB += Y_iᵀ W_i.
       for (int64_t r = first; r < last; ++r) {
         const T* y_i = p.y + r * k;
-        // W_i = Σ_j dp_ij Z_j and U_j += dp_ij Y_i, in one pass over the row's edges.
-        std::fill(w_i.begin(), w_i.end(), T(0));
-        const int64_t e1 = E.row_ptr[r + 1];
-        for (int64_t e = E.row_ptr[r]; e < e1; ++e) {
-          if (e + kPrefetchDistance < e1) {
-            const int64_t ahead = E.col[e + kPrefetchDistance] * k;
-            for (int64_t line = 0; line < k; line += 64 / static_cast<int64_t>(sizeof(T))) {
-              __builtin_prefetch(z_g + ahead + line);
-              __builtin_prefetch(u_part + ahead + line, 1);
-            }
-          }
-          const int64_t j = E.col[e];
-          Axpy(p.dp[e], z_g + j * k, w_i.data(), k);
-          Axpy(p.dp[e], y_i, u_part + j * k, k);
-        }
-        // dY_i = B W_i;  dB += Y_iᵀ W_i.
+        const T* w_i = w.data() + (r - first) * k;
         for (int64_t u = 0; u < k; ++u) {
-          p.dy[r * k + u] = Dot(B + u * k, w_i.data(), k);
-          if (y_i[u] != T(0)) Axpy(y_i[u], w_i.data(), db_part + u * k, k);
+          p.dy[r * k + u] = Dot(B + u * k, w_i, k);
+          if (y_i[u] != T(0)) Axpy(y_i[u], w_i, db_part + u * k, k);
         }
       }
     }
@@ -246,4 +273,4 @@ template void sbm_attention_backward<double>(const SbmBackwardParams<double>&);
 template void sbm_membership_backward<float>(const SbmMembershipBackwardParams<float>&);
 template void sbm_membership_backward<double>(const SbmMembershipBackwardParams<double>&);
 
-}  // namespace sbmt::attention::cpu
+}  // namespace sbmt::attention::SBMT_CPU_NAMESPACE

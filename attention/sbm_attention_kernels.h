@@ -27,6 +27,8 @@
 
 #include <cstdint>
 
+#include "attention/philox.h"
+
 namespace sbmt::attention {
 
 struct SbmEdges {
@@ -94,7 +96,16 @@ struct SbmMembershipBackwardParams {
 };
 
 // Keep decision for dropout of edge e; shared by forward and backward of every implementation.
-bool sbm_dropout_keep(const SbmDropout& dropout, int64_t e);
+inline bool sbm_dropout_keep(const SbmDropout& dropout, int64_t e) {
+  if (dropout.p <= 0) return true;
+  const uint64_t block = static_cast<uint64_t>(e) / 4;
+  const PhiloxWords words = Philox4x32(
+      {static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
+       static_cast<uint32_t>(dropout.stream), static_cast<uint32_t>(dropout.stream >> 32)},
+      static_cast<uint32_t>(dropout.seed), static_cast<uint32_t>(dropout.seed >> 32));
+  const double threshold = static_cast<double>(dropout.p) * 4294967296.0;
+  return static_cast<double>(words[e % 4]) >= threshold;
+}
 
 namespace reference {
 template <typename T>

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "attention/fastrg_sampler.h"
+#include "attention/sbm_attention_cpu_isa.h"
 #include "attention/testing/dense_reference.h"
 #include "attention/testing/tolerances.h"
 
@@ -110,7 +111,27 @@ struct Results {
   std::vector<T> out, alpha, dq, dk, dv, dp, dy, dz, db;
 };
 
-enum class Impl { kReference, kCpu };
+// kCpu dispatches (AVX2 + FMA here when available); kCpuGeneric is the plain x86-64 build.
+enum class Impl { kReference, kCpu, kCpuGeneric };
+
+template <typename P>
+void Dispatch(Impl impl, const SbmForwardParams<P>& f) {
+  impl == Impl::kCpu           ? cpu::sbm_attention_forward(f)
+  : impl == Impl::kCpuGeneric ? cpu_generic::sbm_attention_forward(f)
+                              : reference::sbm_attention_forward(f);
+}
+template <typename P>
+void Dispatch(Impl impl, const SbmBackwardParams<P>& b) {
+  impl == Impl::kCpu           ? cpu::sbm_attention_backward(b)
+  : impl == Impl::kCpuGeneric ? cpu_generic::sbm_attention_backward(b)
+                              : reference::sbm_attention_backward(b);
+}
+template <typename P>
+void Dispatch(Impl impl, const SbmMembershipBackwardParams<P>& m) {
+  impl == Impl::kCpu           ? cpu::sbm_membership_backward(m)
+  : impl == Impl::kCpuGeneric ? cpu_generic::sbm_membership_backward(m)
+                              : reference::sbm_membership_backward(m);
+}
 
 // Runs forward, backward and the membership backward with one implementation in precision T.
 template <typename T>
@@ -133,7 +154,7 @@ Results<T> RunKernels(const Case& c, Impl impl, bool with_grad_edges = true) {
   f.dropout = c.dropout();
   f.out = r.out.data();
   f.alpha = r.alpha.data();
-  impl == Impl::kCpu ? cpu::sbm_attention_forward(f) : reference::sbm_attention_forward(f);
+  Dispatch(impl, f);
 
   r.dq.resize(q.size());
   r.dk.resize(k.size());
@@ -156,7 +177,7 @@ Results<T> RunKernels(const Case& c, Impl impl, bool with_grad_edges = true) {
   b.dk = r.dk.data();
   b.dv = r.dv.data();
   b.dp = r.dp.data();
-  impl == Impl::kCpu ? cpu::sbm_attention_backward(b) : reference::sbm_attention_backward(b);
+  Dispatch(impl, b);
 
   std::vector<T> y(c.y.begin(), c.y.end()), z(c.z.begin(), c.z.end()), bm(c.b.begin(), c.b.end());
   r.dy.resize(y.size());
@@ -173,7 +194,7 @@ Results<T> RunKernels(const Case& c, Impl impl, bool with_grad_edges = true) {
   m.dy = r.dy.data();
   m.dz = r.dz.data();
   m.db = r.db.data();
-  impl == Impl::kCpu ? cpu::sbm_membership_backward(m) : reference::sbm_membership_backward(m);
+  Dispatch(impl, m);
   return r;
 }
 
@@ -209,8 +230,9 @@ TEST(SbmAttentionKernels, CpuMatchesReferenceAcrossShapes) {
   for (const Shape& s : Shapes()) {
     SCOPED_TRACE(Describe(s));
     const Case c = MakeCase(s, seed++);
-    {
-      Results<float> fast = RunKernels<float>(c, Impl::kCpu);
+    for (Impl impl : {Impl::kCpu, Impl::kCpuGeneric}) {
+      SCOPED_TRACE(impl == Impl::kCpu ? "dispatched cpu kernels" : "generic cpu kernels");
+      Results<float> fast = RunKernels<float>(c, impl);
       Results<float> ref = RunKernels<float>(c, Impl::kReference);
       const Tolerance tol = testing::kFastVsReferenceFloat;
       ExpectClose(fast.out, ref.out, tol, "out");

@@ -5,21 +5,9 @@
 #include <cmath>
 #include <vector>
 
-#include "attention/philox.h"
 #include "attention/sbm_attention_kernels.h"
 
 namespace sbmt::attention {
-
-bool sbm_dropout_keep(const SbmDropout& dropout, int64_t e) {
-  if (dropout.p <= 0) return true;
-  const uint64_t block = static_cast<uint64_t>(e) / 4;
-  const PhiloxWords words = Philox4x32(
-      {static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
-       static_cast<uint32_t>(dropout.stream), static_cast<uint32_t>(dropout.stream >> 32)},
-      static_cast<uint32_t>(dropout.seed), static_cast<uint32_t>(dropout.seed >> 32));
-  const double threshold = static_cast<double>(dropout.p) * 4294967296.0;
-  return static_cast<double>(words[e % 4]) >= threshold;
-}
 
 namespace reference {
 
