@@ -115,18 +115,24 @@ GraphEdges SampleGraph(const FastRgParams& p, int64_t bi, int64_t hi, bool paral
   for (int64_t v = 0; v < k1; ++v) {
     if (tz[v].Build(wz.data() + v, p.n_k, k1)) zsum[v] = tz[v].total();
   }
-  // bz[u][v] = B_uv z̄_v: row i's block weights are y_i bz (plus eps z̄_k), and their total is
-  // y_i · bz_rowsum (+ eps z̄_k).
+  // An edge of row i takes its block pair (u, v) with probability ∝ y_iu B_uv z̄_v, drawn in two
+  // steps: u ∝ y_iu t_u with t_u = Σ_v B_uv z̄_v (a per-row table over k + 1 entries, the last
+  // one the eps block with weight eps z̄_k), then v ∝ B_uv z̄_v (per-graph tables, one per u).
+  // This costs O(k) per row, not the O(k²) of forming y_i B.
   const float* bh = p.b + hi * k * k;
-  std::vector<float> bz(k * k);
-  std::vector<double> bz_rowsum(k, 0.0);
-  for (int64_t u = 0; u < k; ++u) {
-    for (int64_t v = 0; v < k; ++v) {
-      bz[u * k + v] = static_cast<float>(bh[u * k + v] * zsum[v]);
-      bz_rowsum[u] += static_cast<double>(bh[u * k + v]) * zsum[v];
+  std::vector<AliasTable> tb(k);
+  std::vector<double> t(k1, 0.0);
+  {
+    std::vector<float> weights(k);
+    for (int64_t u = 0; u < k; ++u) {
+      for (int64_t v = 0; v < k; ++v) {
+        weights[v] = static_cast<float>(bh[u * k + v] * zsum[v]);
+        t[u] += static_cast<double>(bh[u * k + v]) * zsum[v];
+      }
+      tb[u].Build(weights.data(), k);
     }
   }
-  const double eps_weight = static_cast<double>(p.eps) * zsum[k];
+  t[k] = static_cast<double>(p.eps) * zsum[k];
 
   const uint64_t stream = StreamId({p.step, p.layer, static_cast<uint64_t>(bi),
                                     static_cast<uint64_t>(hi), kPurposeEdges});
@@ -135,10 +141,10 @@ GraphEdges SampleGraph(const FastRgParams& p, int64_t bi, int64_t hi, bool paral
     return p.self_loops && row_valid(i) && i < p.n_k && (kv == nullptr || kv[i] != 0);
   };
 
-  // r_i = Σ_j p_ij = y_i · bz_rowsum + eps z̄_k, O(k).
+  // r_i = Σ_j p_ij = Σ_u y_iu t_u + eps z̄_k, O(k).
   auto row_rate = [&](int64_t i) {
-    double rate = eps_weight;
-    for (int64_t u = 0; u < k; ++u) rate += y[i * k + u] * bz_rowsum[u];
+    double rate = t[k];
+    for (int64_t u = 0; u < k; ++u) rate += y[i * k + u] * t[u];
     return rate;
   };
 
@@ -167,7 +173,7 @@ GraphEdges SampleGraph(const FastRgParams& p, int64_t bi, int64_t hi, bool paral
   {
     std::vector<float> w(k1);
     std::vector<uint64_t> bitmap;
-    AliasTable blocks;
+    AliasTable rows_u;  // this row's table over u
     int32_t block[kDrawBatch];
     AliasTable::Draw pending[kDrawBatch];
 #pragma omp for schedule(dynamic, 16)
@@ -176,15 +182,9 @@ GraphEdges SampleGraph(const FastRgParams& p, int64_t bi, int64_t hi, bool paral
       int64_t length = start[i + 1] - start[i];
       const int64_t drawn = length - (has_loop(i) ? 1 : 0);
       if (drawn > 0) {
-        std::fill(w.begin(), w.end(), 0.0f);
-        for (int64_t u = 0; u < k; ++u) {
-          const float y_iu = y[i * k + u];
-          const float* bz_u = bz.data() + u * k;
-#pragma omp simd
-          for (int64_t v = 0; v < k; ++v) w[v] += y_iu * bz_u[v];
-        }
-        w[k] = static_cast<float>(eps_weight);
-        blocks.Build(w.data(), k1);
+        for (int64_t u = 0; u < k; ++u) w[u] = static_cast<float>(y[i * k + u] * t[u]);
+        w[k] = static_cast<float>(t[k]);
+        rows_u.Build(w.data(), k1);
         // The row's Philox stream draws its count (pass 1) and then the key of a fast stream
         // for its edges.
         PhiloxStream row_rng(p.seed, stream, static_cast<uint64_t>(i) << 32);
@@ -192,14 +192,16 @@ GraphEdges SampleGraph(const FastRgParams& p, int64_t bi, int64_t hi, bool paral
         const uint64_t edge_key = (static_cast<uint64_t>(row_rng.NextU32()) << 32) |
                                   row_rng.NextU32();
         SplitMixStream rng(edge_key);
-        // Keys in batches: draw block and key index for a batch, prefetch the key tables'
+        // Keys in batches: draw block pair and key index for a batch, prefetch the key tables'
         // entries, then resolve. Same random words in the same order as drawing one by one.
         for (int64_t e0 = 0; e0 < drawn; e0 += kDrawBatch) {
           const int64_t e1 = std::min(drawn, e0 + kDrawBatch);
           for (int64_t e = e0; e < e1; ++e) {
-            block[e - e0] = blocks.Sample(rng);
-            pending[e - e0] = tz[block[e - e0]].Start(rng);
-            tz[block[e - e0]].Prefetch(pending[e - e0]);
+            const int32_t u = rows_u.Sample(rng);
+            const int32_t v = u == k ? static_cast<int32_t>(k) : tb[u].Sample(rng);
+            block[e - e0] = v;
+            pending[e - e0] = tz[v].Start(rng);
+            tz[v].Prefetch(pending[e - e0]);
           }
           for (int64_t e = e0; e < e1; ++e) row[e] = tz[block[e - e0]].Finish(pending[e - e0]);
         }
@@ -209,16 +211,18 @@ GraphEdges SampleGraph(const FastRgParams& p, int64_t bi, int64_t hi, bool paral
     }
   }
 
+  // Compact the deduplicated rows to the front, in place (a row never moves right), and keep
+  // the buffer: no second copy of the edges.
   GraphEdges out;
   out.draws = draws;
   out.row_ptr.assign(p.n_q + 1, 0);
-  for (int64_t i = 0; i < p.n_q; ++i) out.row_ptr[i + 1] = out.row_ptr[i] + unique[i];
-  out.col.resize(out.row_ptr[p.n_q]);
-#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t i = 0; i < p.n_q; ++i) {
+    out.row_ptr[i + 1] = out.row_ptr[i] + unique[i];
     std::copy(cols.begin() + start[i], cols.begin() + start[i] + unique[i],
-              out.col.begin() + out.row_ptr[i]);
+              cols.begin() + out.row_ptr[i]);
   }
+  cols.resize(out.row_ptr[p.n_q]);
+  out.col = std::move(cols);
   return out;
 }
 
@@ -242,19 +246,26 @@ SbmGraph fastrg_sample(const FastRgParams& params) {
   graph.graphs = graphs;
   graph.n_q = params.n_q;
   graph.n_k = params.n_k;
-  graph.row_ptr.resize(graphs * params.n_q + 1);
   graph.draws.resize(graphs);
   std::vector<int64_t> base(graphs + 1, 0);
   for (int64_t g = 0; g < graphs; ++g) base[g + 1] = base[g] + per_graph[g].row_ptr.back();
+  if (graphs == 1) {
+    graph.row_ptr = std::move(per_graph[0].row_ptr);
+    graph.col = std::move(per_graph[0].col);
+    graph.draws[0] = per_graph[0].draws;
+    return graph;
+  }
+  graph.row_ptr.resize(graphs * params.n_q + 1);
   graph.col.resize(base[graphs]);
 #pragma omp parallel for schedule(dynamic, 1) if (threads)
   for (int64_t g = 0; g < graphs; ++g) {
-    const GraphEdges& e = per_graph[g];
+    GraphEdges& e = per_graph[g];
     for (int64_t i = 0; i < params.n_q; ++i) {
       graph.row_ptr[g * params.n_q + i] = base[g] + e.row_ptr[i];
     }
     std::copy(e.col.begin(), e.col.end(), graph.col.begin() + base[g]);
     graph.draws[g] = e.draws;
+    std::vector<int32_t>().swap(e.col);  // release as we go: peak stays near one copy
   }
   graph.row_ptr[graphs * params.n_q] = base[graphs];
   return graph;

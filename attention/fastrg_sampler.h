@@ -2,14 +2,15 @@
 //
 // For each graph g = (batch b, head h) it draws a bipartite query x key graph whose edge (i, j)
 // is present with probability 1 - exp(-p_ij), p_ij = Y_i B_h Z_jᵀ + eps, in
-// O(n_k k + n_q k² + M) time (M = number of Poisson draws), never O(n_q n_k):
+// O((n_q + n_k) k + k² + M) time (M = number of Poisson draws), never O(n_q n_k):
 //   - the eps floor is one extra block: a constant-1 membership column on each side and an extra
 //     diagonal block entry eps;
 //   - fastRG draws A_ij ~ Poisson(p_ij) independently for every pair. We draw the same law row
-//     by row: query i gets Poisson(r_i) edges, r_i = Σ_j p_ij = Y_i B z̄ + eps n_k (z̄: column
-//     sums of Z), and each edge picks block v ∝ (Y_i B)_v z̄_v, then key j ∝ Z_jv (alias tables).
-//     Conditioning fastRG's edges on their query endpoint changes nothing in distribution, and
-//     lets every row run independently: parallel, no global sort, rows produced in order;
+//     by row: query i gets Poisson(r_i) edges, r_i = Σ_j p_ij = Σ_u Y_iu t_u + eps n_k with
+//     t_u = Σ_v B_uv z̄_v (z̄: column sums of Z), and each edge picks its block pair (u, v)
+//     ∝ Y_iu B_uv z̄_v (u first, then v given u), then key j ∝ Z_jv (alias tables). Conditioning
+//     fastRG's edges on their query endpoint changes nothing in distribution, and lets every row
+//     run independently: parallel, no global sort, rows produced in order;
 //   - duplicates are removed, so P(edge) = 1 - exp(-p_ij); padded queries and keys have zero
 //     membership and so get no edges; with self_loops, edge (i, i) is added for every valid query
 //     i whose key i exists and is valid.

@@ -52,6 +52,15 @@ SbmEdges EdgesOf(const torch::Tensor& row_ptr, const torch::Tensor& col, int64_t
   return {graphs, n_q, n_k, row_ptr.data_ptr<int64_t>(), col.data_ptr<int32_t>()};
 }
 
+// A 1-d tensor that takes ownership of a vector's buffer (no copy).
+template <typename T>
+torch::Tensor OwningTensor(std::vector<T>&& values, torch::ScalarType dtype) {
+  auto* holder = new std::vector<T>(std::move(values));
+  return torch::from_blob(
+      holder->data(), {static_cast<int64_t>(holder->size())},
+      [holder](void*) { delete holder; }, torch::TensorOptions().dtype(dtype));
+}
+
 uint64_t DropoutStream(const SbmOpOptions& o) {
   return StreamId({o.step, o.layer, kPurposeDropout});
 }
@@ -99,17 +108,17 @@ class SbmAttentionFunction : public torch::autograd::Function<SbmAttentionFuncti
     SbmGraph graph = fastrg_sample(sp);
 
     const int64_t graphs = batch * heads;
-    torch::Tensor row_ptr = torch::from_blob(graph.row_ptr.data(), {graphs * n_q + 1},
-                                             torch::kInt64).clone();
-    torch::Tensor col = torch::from_blob(graph.col.data(), {graph.edges()}, torch::kInt32).clone();
-    torch::Tensor draws = torch::from_blob(graph.draws.data(), {batch, heads}, torch::kInt64).clone();
     std::vector<double> counts(graphs);
     for (int64_t g = 0; g < graphs; ++g) counts[g] = static_cast<double>(graph.edges(g));
+    const int64_t n_edges = graph.edges();
+    torch::Tensor row_ptr = OwningTensor(std::move(graph.row_ptr), torch::kInt64);
+    torch::Tensor col = OwningTensor(std::move(graph.col), torch::kInt32);
+    torch::Tensor draws = OwningTensor(std::move(graph.draws), torch::kInt64).reshape({batch, heads});
     torch::Tensor edge_count =
         torch::tensor(counts, torch::kFloat64).reshape({batch, heads}).to(q.scalar_type());
 
     torch::Tensor out = torch::empty_like(q);
-    torch::Tensor alpha = torch::empty({graph.edges()}, q.options());
+    torch::Tensor alpha = torch::empty({n_edges}, q.options());
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "sbm_attention_forward", [&] {
       SbmForwardParams<scalar_t> p;
       p.edges = EdgesOf(row_ptr, col, graphs, n_q, n_k);

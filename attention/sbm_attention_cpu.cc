@@ -40,11 +40,12 @@ inline void Axpy(T alpha, const T* x, T* y, int64_t n) {
   for (int64_t c = 0; c < n; ++c) y[c] += alpha * x[c];
 }
 
-// Rows per work item: at most 8 items per graph, at least 512 rows each.
+// Rows per work item: at most `max_items` items per graph, at least 512 rows each. Each item
+// owns a private buffer for key-indexed sums, so fewer items cost less memory.
 struct RowChunks {
   int64_t graphs, n_q, per_graph, rows;
-  explicit RowChunks(const SbmEdges& E) : graphs(E.graphs), n_q(E.n_q) {
-    rows = std::max<int64_t>(512, (n_q + 7) / 8);
+  RowChunks(const SbmEdges& E, int64_t max_items) : graphs(E.graphs), n_q(E.n_q) {
+    rows = std::max<int64_t>(512, (n_q + max_items - 1) / max_items);
     per_graph = (n_q + rows - 1) / rows;
   }
   int64_t items() const { return graphs * per_graph; }
@@ -131,7 +132,7 @@ void sbm_attention_backward(const SbmBackwardParams<T>& p) {
   const int64_t d = p.d;
   const T drop_scale = T(1) / (T(1) - static_cast<T>(p.dropout.p));
   const bool dropout = p.dropout.p > 0;
-  const RowChunks chunks(E);
+  const RowChunks chunks(E, 8);
   // Per item: partial dk and dv, [n_k][d] each.
   std::vector<T> part_dk(chunks.items() * E.n_k * d);
   std::vector<T> part_dv(chunks.items() * E.n_k * d);
@@ -183,7 +184,7 @@ template <typename T>
 void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p) {
   const SbmEdges& E = p.edges;
   const int64_t k = p.k;
-  const RowChunks chunks(E);
+  const RowChunks chunks(E, 4);  // U rows are k wide: fewer, larger items
   // Per item: partial U ([n_k][k], U_j = Σ_i dp_ij Y_i) and partial dB ([k][k]).
   std::vector<T> part_u(chunks.items() * E.n_k * k);
   std::vector<T> part_db(chunks.items() * k * k);
@@ -242,14 +243,23 @@ void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p) {
     }
   }
   // dZ_j = Bᵀ U_j, with U_j summed over the graph's items in order.
-  std::vector<T> u(E.graphs * E.n_k * k);
-  ReducePartials(chunks, E.n_k, k, part_u.data(), u.data());
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < E.graphs * E.n_k; ++c) {
-    const T* B = p.b + ((c / E.n_k) % p.heads) * k * k;
-    T* dz_j = p.dz + c * k;
-    std::fill(dz_j, dz_j + k, T(0));
-    for (int64_t x = 0; x < k; ++x) Axpy(u[c * k + x], B + x * k, dz_j, k);
+#pragma omp parallel
+  {
+    std::vector<T> u_j(k);
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < E.graphs * E.n_k; ++c) {
+      const int64_t g = c / E.n_k, j = c % E.n_k;
+      std::fill(u_j.begin(), u_j.end(), T(0));
+      for (int64_t item = g * chunks.per_graph; item < (g + 1) * chunks.per_graph; ++item) {
+        const T* src = part_u.data() + (item * E.n_k + j) * k;
+#pragma omp simd
+        for (int64_t x = 0; x < k; ++x) u_j[x] += src[x];
+      }
+      const T* B = p.b + (g % p.heads) * k * k;
+      T* dz_j = p.dz + c * k;
+      std::fill(dz_j, dz_j + k, T(0));
+      for (int64_t x = 0; x < k; ++x) Axpy(u_j[x], B + x * k, dz_j, k);
+    }
   }
   // dB_h: the items of every graph of head h, in order.
 #pragma omp parallel for schedule(static)
