@@ -109,28 +109,32 @@ GraphEdges SampleGraph(const FastRgParams& p, int64_t bi, int64_t hi, bool paral
   const std::vector<float> wz = KeyWeights(p.z + g * p.n_k * k, p.n_k, k, kv, p.eps);
 
   // Alias tables over keys, one per membership column (the last one is the eps column).
-  std::vector<AliasTable> tz(k1);
+  AliasTables tz(k1, p.n_k);
   std::vector<double> zsum(k1, 0.0);
 #pragma omp parallel for schedule(dynamic, 4) if (parallel)
-  for (int64_t v = 0; v < k1; ++v) {
-    if (tz[v].Build(wz.data() + v, p.n_k, k1)) zsum[v] = tz[v].total();
-  }
+  for (int64_t v = 0; v < k1; ++v) zsum[v] = tz.Build(v, wz.data() + v, k1);
   // An edge of row i takes its block pair (u, v) with probability ∝ y_iu B_uv z̄_v, drawn in two
   // steps: u ∝ y_iu t_u with t_u = Σ_v B_uv z̄_v (a per-row table over k + 1 entries, the last
   // one the eps block with weight eps z̄_k), then v ∝ B_uv z̄_v (per-graph tables, one per u).
   // This costs O(k) per row, not the O(k²) of forming y_i B.
+  // tb has k + 1 tables over k + 1 blocks: table u < k holds B_uv z̄_v, table k (the eps
+  // block) always gives v = k, so the inner loop needs no special case.
   const float* bh = p.b + hi * k * k;
-  std::vector<AliasTable> tb(k);
+  AliasTables tb(k1, k1);
   std::vector<double> t(k1, 0.0);
   {
-    std::vector<float> weights(k);
+    std::vector<float> weights(k1);
     for (int64_t u = 0; u < k; ++u) {
       for (int64_t v = 0; v < k; ++v) {
         weights[v] = static_cast<float>(bh[u * k + v] * zsum[v]);
         t[u] += static_cast<double>(bh[u * k + v]) * zsum[v];
       }
-      tb[u].Build(weights.data(), k);
+      weights[k] = 0.0f;
+      tb.Build(u, weights.data());
     }
+    std::fill(weights.begin(), weights.end(), 0.0f);
+    weights[k] = 1.0f;
+    tb.Build(k, weights.data());
   }
   t[k] = static_cast<double>(p.eps) * zsum[k];
 
@@ -173,9 +177,9 @@ GraphEdges SampleGraph(const FastRgParams& p, int64_t bi, int64_t hi, bool paral
   {
     std::vector<float> w(k1);
     std::vector<uint64_t> bitmap;
-    AliasTable rows_u;  // this row's table over u
+    AliasTables rows_u(1, k1);  // this row's table over u
     int32_t block[kDrawBatch];
-    AliasTable::Draw pending[kDrawBatch];
+    AliasTables::Draw pending[kDrawBatch];
 #pragma omp for schedule(dynamic, 16)
     for (int64_t i = 0; i < p.n_q; ++i) {
       int32_t* row = cols.data() + start[i];
@@ -184,7 +188,7 @@ GraphEdges SampleGraph(const FastRgParams& p, int64_t bi, int64_t hi, bool paral
       if (drawn > 0) {
         for (int64_t u = 0; u < k; ++u) w[u] = static_cast<float>(y[i * k + u] * t[u]);
         w[k] = static_cast<float>(t[k]);
-        rows_u.Build(w.data(), k1);
+        rows_u.Build(0, w.data());
         // The row's Philox stream draws its count (pass 1) and then the key of a fast stream
         // for its edges.
         PhiloxStream row_rng(p.seed, stream, static_cast<uint64_t>(i) << 32);
@@ -197,13 +201,13 @@ GraphEdges SampleGraph(const FastRgParams& p, int64_t bi, int64_t hi, bool paral
         for (int64_t e0 = 0; e0 < drawn; e0 += kDrawBatch) {
           const int64_t e1 = std::min(drawn, e0 + kDrawBatch);
           for (int64_t e = e0; e < e1; ++e) {
-            const int32_t u = rows_u.Sample(rng);
-            const int32_t v = u == k ? static_cast<int32_t>(k) : tb[u].Sample(rng);
+            const int32_t u = rows_u.Sample(0, rng);
+            const int32_t v = tb.Sample(u, rng);
             block[e - e0] = v;
-            pending[e - e0] = tz[v].Start(rng);
-            tz[v].Prefetch(pending[e - e0]);
+            pending[e - e0] = tz.Start(rng);
+            tz.Prefetch(v, pending[e - e0]);
           }
-          for (int64_t e = e0; e < e1; ++e) row[e] = tz[block[e - e0]].Finish(pending[e - e0]);
+          for (int64_t e = e0; e < e1; ++e) row[e] = tz.Finish(block[e - e0], pending[e - e0]);
         }
       }
       if (has_loop(i)) row[drawn] = static_cast<int32_t>(i);

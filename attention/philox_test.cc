@@ -76,22 +76,29 @@ TEST(SamplePoisson, MeanAndVarianceMatchRate) {
   EXPECT_EQ(SamplePoisson(rng, 0.0), 0);
 }
 
-TEST(AliasTable, FrequenciesFollowWeights) {
+TEST(AliasTables, FrequenciesFollowWeights) {
   const std::vector<float> weights = {0.0f, 1.0f, 2.0f, 0.5f, 4.5f};  // sum 8
-  AliasTable table;
-  ASSERT_TRUE(table.Build(weights.data(), static_cast<int64_t>(weights.size())));
-  EXPECT_DOUBLE_EQ(table.total(), 8.0);
+  AliasTables tables(2, 5);
+  EXPECT_DOUBLE_EQ(tables.Build(1, weights.data()), 8.0);
+  // Table 0 from a strided column: every other element of a 10-vector.
+  const std::vector<float> strided = {3, 9, 0, 9, 1, 9, 0, 9, 0, 9};
+  EXPECT_DOUBLE_EQ(tables.Build(0, strided.data(), 2), 4.0);
   PhiloxStream rng(3, 4);
   const int n = 160000;
-  std::vector<int> counts(weights.size());
-  for (int i = 0; i < n; ++i) ++counts[table.Sample(rng)];
+  std::vector<int> counts(5), counts0(5);
+  for (int i = 0; i < n; ++i) {
+    ++counts[tables.Sample(1, rng)];
+    ++counts0[tables.Sample(0, rng)];
+  }
   EXPECT_EQ(counts[0], 0);  // zero weight: never drawn
   for (size_t i = 1; i < weights.size(); ++i) {
     const double p = weights[i] / 8.0;
     EXPECT_NEAR(counts[i], n * p, 5 * std::sqrt(n * p * (1 - p))) << "index " << i;
   }
-  const std::vector<float> zeros = {0.0f, 0.0f};
-  EXPECT_FALSE(table.Build(zeros.data(), 2));
+  EXPECT_EQ(counts0[1] + counts0[3] + counts0[4], 0);
+  EXPECT_NEAR(counts0[0], n * 0.75, 5 * std::sqrt(n * 0.75 * 0.25));
+  const std::vector<float> zeros = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+  EXPECT_EQ(tables.Build(0, zeros.data()), 0.0);
 }
 
 }  // namespace

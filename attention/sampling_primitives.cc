@@ -43,35 +43,43 @@ int64_t SamplePoisson(Rng& rng, double mean) {
 template int64_t SamplePoisson<PhiloxStream>(PhiloxStream&, double);
 template int64_t SamplePoisson<SplitMixStream>(SplitMixStream&, double);
 
-bool AliasTable::Build(const float* weights, int64_t n, int64_t stride) {
-  entries_.assign(n, Entry{0.0f, 0});
+double AliasTables::Build(int64_t t, const float* weights, int64_t stride) {
+  const int64_t n = size_;
+  Entry* entries = entries_.data() + t * n;
+  double total = 0;
+  for (int64_t i = 0; i < n; ++i) total += weights[i * stride];
+  totals_[t] = total;
+  if (!(total > 0)) return 0;
+  // Scratch per thread, reused between builds.
+  thread_local std::vector<double> scaled_;
+  thread_local std::vector<int32_t> small_, large_;
   scaled_.resize(n);
-  small_.clear();
-  large_.clear();
-  total_ = 0;
-  for (int64_t i = 0; i < n; ++i) total_ += weights[i * stride];
-  if (!(total_ > 0)) return false;
-  const double norm = static_cast<double>(n) / total_;
+  small_.resize(n);
+  large_.resize(n);
+  int64_t n_small = 0, n_large = 0;
+  const double norm = static_cast<double>(n) / total;
   for (int64_t i = 0; i < n; ++i) {
     scaled_[i] = weights[i * stride] * norm;
-    entries_[i].alias = static_cast<int32_t>(i);
-    (scaled_[i] < 1.0 ? small_ : large_).push_back(static_cast<int32_t>(i));
+    entries[i] = Entry{1.0f, static_cast<int32_t>(i)};
+    // Branch-free classification (weights are in random order).
+    const bool is_small = scaled_[i] < 1.0;
+    small_[n_small] = static_cast<int32_t>(i);
+    large_[n_large] = static_cast<int32_t>(i);
+    n_small += is_small;
+    n_large += !is_small;
   }
-  while (!small_.empty() && !large_.empty()) {
-    const int32_t s = small_.back();
-    small_.pop_back();
-    const int32_t l = large_.back();
-    entries_[s] = Entry{static_cast<float>(scaled_[s]), l};
+  while (n_small > 0 && n_large > 0) {
+    const int32_t s = small_[--n_small];
+    const int32_t l = large_[n_large - 1];
+    entries[s] = Entry{static_cast<float>(scaled_[s]), l};
     scaled_[l] -= 1.0 - scaled_[s];
     if (scaled_[l] < 1.0) {
-      large_.pop_back();
-      small_.push_back(l);
+      --n_large;
+      small_[n_small++] = l;
     }
   }
-  // Leftovers are 1 up to rounding.
-  for (int32_t i : large_) entries_[i].prob = 1.0f;
-  for (int32_t i : small_) entries_[i].prob = 1.0f;
-  return true;
+  // Leftovers keep probability 1 (they are 1 up to rounding).
+  return total;
 }
 
 }  // namespace sbmt::attention

@@ -15,56 +15,64 @@ int64_t SamplePoisson(Rng& rng, double mean);
 
 // Rng: PhiloxStream or SplitMixStream (philox.h).
 
-// O(1) sampling of an index i with probability weight[i] / sum(weight) (Vose's method).
+// O(1) sampling of an index i with probability weight[i] / sum(weight) (Vose's method), for a
+// set of `tables` tables of `size` entries each, stored in one flat array: the sampler's inner
+// loop looks up several tables per edge, and a flat layout keeps those lookups to one load each.
 //
-//   AliasTable table;
-//   table.Build(weights, n);
-//   int32_t i = table.Sample(rng);
-class AliasTable {
+//   AliasTables tables(/*tables=*/k, /*size=*/n);
+//   tables.Build(t, weights, /*stride=*/1);
+//   int32_t i = tables.Sample(t, rng);
+class AliasTables {
  public:
-  // Weights must be >= 0 with a positive sum; `stride` steps between consecutive weights (so a
-  // column of a row-major matrix can be passed directly). Returns false if the sum is 0.
-  bool Build(const float* weights, int64_t n, int64_t stride = 1);
+  AliasTables() = default;
+  AliasTables(int64_t tables, int64_t size)
+      : size_(size), entries_(tables * size), totals_(tables, 0.0) {}
+
+  // Table t from weights[0], weights[stride], ... (size of them, all >= 0). Returns their sum;
+  // a table whose weights sum to 0 must not be sampled. Distinct tables may be built from
+  // different threads at once.
+  double Build(int64_t t, const float* weights, int64_t stride = 1);
+
+  double total(int64_t t) const { return totals_[t]; }
+  int64_t size() const { return size_; }
 
   template <typename Rng>
-  int32_t Sample(Rng& rng) const {
-    const int32_t i = static_cast<int32_t>(rng.Below(static_cast<uint32_t>(entries_.size())));
-    const Entry& entry = entries_[i];
-    return rng.UniformFloat() < entry.prob ? i : entry.alias;
+  int32_t Sample(int64_t t, Rng& rng) const {
+    return Finish(t, Start(rng));
   }
 
   // The same draw in two steps, so a caller drawing many values can prefetch every table entry
-  // before resolving any (the tables are large and drawn from at random):
-  //   Draw d = table.Start(rng); table.Prefetch(d); ...; int32_t i = table.Finish(d);
+  // before resolving any (the key tables are large and drawn from at random):
+  //   Draw d = tables.Start(rng); tables.Prefetch(t, d); ...; int32_t i = tables.Finish(t, d);
   struct Draw {
     int32_t index;
     float coin;
   };
   template <typename Rng>
   Draw Start(Rng& rng) const {
-    const int32_t i = static_cast<int32_t>(rng.Below(static_cast<uint32_t>(entries_.size())));
+    const int32_t i = static_cast<int32_t>(rng.Below(static_cast<uint32_t>(size_)));
     return {i, rng.UniformFloat()};
   }
-  void Prefetch(const Draw& d) const { __builtin_prefetch(&entries_[d.index]); }
-  int32_t Finish(const Draw& d) const {
-    const Entry& entry = entries_[d.index];
-    return d.coin < entry.prob ? d.index : entry.alias;
+  void Prefetch(int64_t t, const Draw& d) const {
+    __builtin_prefetch(&entries_[t * size_ + d.index]);
+  }
+  int32_t Finish(int64_t t, const Draw& d) const {
+    const Entry& entry = entries_[t * size_ + d.index];
+    // Branch-free: the coin is random, so a branch here would mispredict half the time, and
+    // the sampler makes three of these draws per edge.
+    const int32_t keep = -static_cast<int32_t>(d.coin < entry.prob);
+    return (d.index & keep) | (entry.alias & ~keep);
   }
 
-  double total() const { return total_; }
-
  private:
-  // Probability and alias side by side: one cache line per draw (tables are drawn from at
-  // random, so this halves the cache misses of the sampler's hot loop).
+  // Probability and alias side by side: one cache line per draw.
   struct Entry {
     float prob;
     int32_t alias;
   };
+  int64_t size_ = 0;
   std::vector<Entry> entries_;
-  std::vector<int32_t> small_;  // scratch, kept to avoid reallocations between builds
-  std::vector<int32_t> large_;
-  std::vector<double> scaled_;
-  double total_ = 0;
+  std::vector<double> totals_;
 };
 
 }  // namespace sbmt::attention
