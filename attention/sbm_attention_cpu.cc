@@ -83,12 +83,12 @@ inline int64_t KeyBlock(int64_t row_bytes) {
   return std::max<int64_t>(64, (int64_t{256} * 1024) / row_bytes);
 }
 
-}  // namespace
-
-template <typename T>
-void sbm_attention_forward(const SbmForwardParams<T>& p) {
+// Width N > 0: the head dimension (or cluster count) is the compile-time constant N, so the
+// row loops unroll into straight SIMD code; N = 0: any width, known at run time.
+template <typename T, int N>
+void ForwardImpl(const SbmForwardParams<T>& p) {
   const SbmEdges& E = p.edges;
-  const int64_t d = p.d;
+  const int64_t d = N > 0 ? N : p.d;
   const T drop_scale = T(1) / (T(1) - static_cast<T>(p.dropout.p));
   const bool dropout = p.dropout.p > 0;
 #pragma omp parallel for schedule(dynamic, 32)
@@ -126,10 +126,10 @@ void sbm_attention_forward(const SbmForwardParams<T>& p) {
   }
 }
 
-template <typename T>
-void sbm_attention_backward(const SbmBackwardParams<T>& p) {
+template <typename T, int N>
+void BackwardImpl(const SbmBackwardParams<T>& p) {
   const SbmEdges& E = p.edges;
-  const int64_t d = p.d;
+  const int64_t d = N > 0 ? N : p.d;
   const T drop_scale = T(1) / (T(1) - static_cast<T>(p.dropout.p));
   const bool dropout = p.dropout.p > 0;
   const RowChunks chunks(E, 8);
@@ -180,10 +180,10 @@ void sbm_attention_backward(const SbmBackwardParams<T>& p) {
   ReducePartials(chunks, E.n_k, d, part_dv.data(), p.dv);
 }
 
-template <typename T>
-void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p) {
+template <typename T, int N>
+void MembershipBackwardImpl(const SbmMembershipBackwardParams<T>& p) {
   const SbmEdges& E = p.edges;
-  const int64_t k = p.k;
+  const int64_t k = N > 0 ? N : p.k;
   const RowChunks chunks(E, 4);  // U rows are k wide: fewer, larger items
   // Per item: partial U ([n_k][k], U_j = Σ_i dp_ij Y_i) and partial dB ([k][k]).
   std::vector<T> part_u(chunks.items() * E.n_k * k);
@@ -274,6 +274,36 @@ void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p) {
       }
     }
   }
+}
+
+// Common widths get their own unrolled copy; others run the generic loops.
+#define SBMT_WIDTH_DISPATCH(impl, width, p) \
+  switch (width) {                           \
+    case 32:                                 \
+      return impl<T, 32>(p);                 \
+    case 64:                                 \
+      return impl<T, 64>(p);                 \
+    case 128:                                \
+      return impl<T, 128>(p);                \
+    default:                                 \
+      return impl<T, 0>(p);                  \
+  }
+
+}  // namespace
+
+template <typename T>
+void sbm_attention_forward(const SbmForwardParams<T>& p) {
+  SBMT_WIDTH_DISPATCH(ForwardImpl, p.d, p);
+}
+
+template <typename T>
+void sbm_attention_backward(const SbmBackwardParams<T>& p) {
+  SBMT_WIDTH_DISPATCH(BackwardImpl, p.d, p);
+}
+
+template <typename T>
+void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p) {
+  SBMT_WIDTH_DISPATCH(MembershipBackwardImpl, p.k, p);
 }
 
 template void sbm_attention_forward<float>(const SbmForwardParams<float>&);

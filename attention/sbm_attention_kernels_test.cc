@@ -221,6 +221,8 @@ const std::vector<Shape>& Shapes() {
       {1, 2, 31, 31, 32, 8, 0.02f, 3.0, true, true, 0.0f},   // self loops with padding
       {3, 2, 17, 12, 16, 4, 0.03f, 2.0, true, true, 0.3f},   // dropout
       {1, 1, 120, 90, 64, 16, 0.01f, 6.0, false, false, 0.1f},
+      {1, 2, 40, 33, 128, 128, 0.02f, 40.0, true, true, 0.1f},  // unrolled d = k = 128 paths
+      {2, 1, 50, 50, 32, 64, 0.02f, 20.0, false, true, 0.0f},   // unrolled d = 32, k = 64
   };
   return shapes;
 }
