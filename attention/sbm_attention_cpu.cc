@@ -171,31 +171,45 @@ void BackwardImpl(const SbmBackwardParams<T>& p) {
     std::fill(dv_part, dv_part + E.n_k * d, T(0));
     const T grad_edges = p.grad_edges ? p.grad_edges[g] : T(0);
     const auto [first, last] = chunks.range(item);
+    // D_i = g_i·out_i per row, and dq zeroed: dq_i accumulates over the key tiles below.
+    std::vector<T> D(last - first);
     for (int64_t r = first; r < last; ++r) {
-      const int64_t i = r - g * E.n_q;
-      const T* q_i = p.q + r * d;
-      const T* g_i = p.grad_out + r * d;
-      T* dq_i = p.dq + r * d;
-      std::fill(dq_i, dq_i + d, T(0));
-      const T D = Dot(g_i, p.out + r * d, d);  // g_i·out_i
-      const int64_t e1 = E.row_ptr[r + 1];
-      for (int64_t e = E.row_ptr[r]; e < e1; ++e) {
-        if (e + kPrefetchDistance < e1) {
-          const int64_t ahead = E.col[e + kPrefetchDistance] * d;
-          __builtin_prefetch(k_g + ahead);
-          __builtin_prefetch(v_g + ahead);
-          __builtin_prefetch(dk_part + ahead, 1);
-          __builtin_prefetch(dv_part + ahead, 1);
+      D[r - first] = Dot(p.grad_out + r * d, p.out + r * d, d);
+      std::fill(p.dq + r * d, p.dq + (r + 1) * d, T(0));
+    }
+    // Tiled by key blocks so the k, v, dk and dv rows being touched stay in cache; each row's
+    // edges are still visited in ascending column order, so every sum runs in the same order.
+    std::vector<int64_t> cursor(E.row_ptr + first, E.row_ptr + last);
+    const int64_t key_block = KeyBlock(4 * d * static_cast<int64_t>(sizeof(T)));
+    for (int64_t kb = 0; kb < E.n_k; kb += key_block) {
+      const int64_t kb_end = std::min(E.n_k, kb + key_block);
+      for (int64_t r = first; r < last; ++r) {
+        const int64_t i = r - g * E.n_q;
+        const T* q_i = p.q + r * d;
+        const T* g_i = p.grad_out + r * d;
+        T* dq_i = p.dq + r * d;
+        const T D_i = D[r - first];
+        const int64_t e1 = E.row_ptr[r + 1];
+        int64_t e = cursor[r - first];
+        for (; e < e1 && E.col[e] < kb_end; ++e) {
+          if (e + kPrefetchDistance < e1) {
+            const int64_t ahead = E.col[e + kPrefetchDistance] * d;
+            __builtin_prefetch(k_g + ahead);
+            __builtin_prefetch(v_g + ahead);
+            __builtin_prefetch(dk_part + ahead, 1);
+            __builtin_prefetch(dv_part + ahead, 1);
+          }
+          const int64_t j = E.col[e];
+          const bool keep = !dropout || sbm_dropout_keep(p.dropout, e);
+          const T scale_e = keep ? drop_scale : T(0);
+          const T gv = keep ? Dot(g_i, v_g + j * d, d) : T(0);
+          const T ds = p.alpha[e] * (gv * scale_e - D_i);
+          Axpy(ds * p.scale, k_g + j * d, dq_i, d);
+          Axpy(ds * p.scale, q_i, dk_part + j * d, d);
+          Axpy(p.alpha[e] * scale_e, g_i, dv_part + j * d, d);
+          p.dp[e] = p.self_loops && j == i ? T(0) : std::clamp(ds + grad_edges, T(-1), T(1));
         }
-        const int64_t j = E.col[e];
-        const bool keep = !dropout || sbm_dropout_keep(p.dropout, e);
-        const T scale_e = keep ? drop_scale : T(0);
-        const T gv = keep ? Dot(g_i, v_g + j * d, d) : T(0);
-        const T ds = p.alpha[e] * (gv * scale_e - D);
-        Axpy(ds * p.scale, k_g + j * d, dq_i, d);
-        Axpy(ds * p.scale, q_i, dk_part + j * d, d);
-        Axpy(p.alpha[e] * scale_e, g_i, dv_part + j * d, d);
-        p.dp[e] = p.self_loops && j == i ? T(0) : std::clamp(ds + grad_edges, T(-1), T(1));
+        cursor[r - first] = e;
       }
     }
   }
