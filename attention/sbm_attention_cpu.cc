@@ -61,6 +61,43 @@ inline float Exp(float x) {
 }
 inline double Exp(double x) { return std::exp(x); }
 
+// C[rows x cols] += A[rows x inner] M[inner x cols] (row-major, leading dimensions given),
+// register-blocked 4 rows x 16 columns so each loaded row of M feeds four rows of A. Every
+// output sums over `inner` in order, whatever the blocking. Used for the k x k products of the
+// membership backward, which are dense and would otherwise cost as much as the edge sums.
+template <typename T>
+void MatMulAdd(int64_t rows, int64_t inner, int64_t cols, const T* A, int64_t lda, const T* M,
+               int64_t ldm, T* C, int64_t ldc) {
+  constexpr int kR = 4;
+  constexpr int kC = 16;
+  for (int64_t r0 = 0; r0 < rows; r0 += kR) {
+    for (int64_t c0 = 0; c0 < cols; c0 += kC) {
+      if (r0 + kR <= rows && c0 + kC <= cols) {
+        T acc[kR][kC] = {};
+        for (int64_t l = 0; l < inner; ++l) {
+          const T* m = M + l * ldm + c0;
+          for (int r = 0; r < kR; ++r) {
+            const T a = A[(r0 + r) * lda + l];
+#pragma omp simd
+            for (int c = 0; c < kC; ++c) acc[r][c] += a * m[c];
+          }
+        }
+        for (int r = 0; r < kR; ++r) {
+          for (int c = 0; c < kC; ++c) C[(r0 + r) * ldc + c0 + c] += acc[r][c];
+        }
+      } else {
+        for (int64_t r = r0; r < std::min(rows, r0 + kR); ++r) {
+          for (int64_t c = c0; c < std::min(cols, c0 + kC); ++c) {
+            T sum = 0;
+            for (int64_t l = 0; l < inner; ++l) sum += A[r * lda + l] * M[l * ldm + c];
+            C[r * ldc + c] += sum;
+          }
+        }
+      }
+    }
+  }
+}
+
 // Rows per work item: at most `max_items` items per graph, at least 512 rows each. Each item
 // owns a private buffer for key-indexed sums, so fewer items cost less memory.
 struct RowChunks {
@@ -225,15 +262,21 @@ void MembershipBackwardImpl(const SbmMembershipBackwardParams<T>& p) {
   // Per item: partial U ([n_k][k], U_j = Σ_i dp_ij Y_i) and partial dB ([k][k]).
   std::vector<T> part_u(chunks.items() * E.n_k * k);
   std::vector<T> part_db(chunks.items() * k * k);
+  std::vector<T> bt(p.heads * k * k);  // Bᵀ per head
+  for (int64_t h = 0; h < p.heads; ++h) {
+    for (int64_t u = 0; u < k; ++u) {
+      for (int64_t v = 0; v < k; ++v) bt[(h * k + v) * k + u] = p.b[(h * k + u) * k + v];
+    }
+  }
 
 #pragma omp parallel
   {
     std::vector<T> w;             // [chunk rows][k]: W_i of the item's rows
+    std::vector<T> yt;            // [k][chunk rows]: the item's Y, transposed
     std::vector<int64_t> cursor;  // per row: next edge to visit
 #pragma omp for schedule(dynamic, 1)
     for (int64_t item = 0; item < chunks.items(); ++item) {
       const int64_t g = chunks.graph(item);
-      const T* B = p.b + (g % p.heads) * k * k;
       const T* z_g = p.z + g * E.n_k * k;
       T* u_part = part_u.data() + item * E.n_k * k;
       T* db_part = part_db.data() + item * k * k;
@@ -268,34 +311,37 @@ void MembershipBackwardImpl(const SbmMembershipBackwardParams<T>& p) {
           cursor[r - first] = e;
         }
       }
-      // dY_i = B W_i;  dB += Y_iᵀ W_i.
-      for (int64_t r = first; r < last; ++r) {
-        const T* y_i = p.y + r * k;
-        const T* w_i = w.data() + (r - first) * k;
-        for (int64_t u = 0; u < k; ++u) {
-          p.dy[r * k + u] = Dot(B + u * k, w_i, k);
-          if (y_i[u] != T(0)) Axpy(y_i[u], w_i, db_part + u * k, k);
-        }
+      // dY = W Bᵀ and dB += Yᵀ W for the item's rows, as blocked products.
+      const int64_t rows = last - first;
+      std::fill(p.dy + first * k, p.dy + last * k, T(0));
+      MatMulAdd(rows, k, k, w.data(), k, bt.data() + (g % p.heads) * k * k, k, p.dy + first * k, k);
+      yt.resize(k * rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t u = 0; u < k; ++u) yt[u * rows + r] = p.y[(first + r) * k + u];
       }
+      MatMulAdd(k, rows, k, yt.data(), rows, w.data(), k, db_part, k);
     }
   }
-  // dZ_j = Bᵀ U_j, with U_j summed over the graph's items in order.
+  // dZ = U B, with U's rows summed over the graph's items in order, 64 key rows at a time.
+  constexpr int64_t kKeyRows = 64;
+  const int64_t key_tiles = (E.n_k + kKeyRows - 1) / kKeyRows;
 #pragma omp parallel
   {
-    std::vector<T> u_j(k);
+    std::vector<T> u_tile(kKeyRows * k);
 #pragma omp for schedule(static)
-    for (int64_t c = 0; c < E.graphs * E.n_k; ++c) {
-      const int64_t g = c / E.n_k, j = c % E.n_k;
-      std::fill(u_j.begin(), u_j.end(), T(0));
+    for (int64_t tile = 0; tile < E.graphs * key_tiles; ++tile) {
+      const int64_t g = tile / key_tiles;
+      const int64_t j0 = (tile % key_tiles) * kKeyRows;
+      const int64_t rows = std::min(kKeyRows, E.n_k - j0);
+      std::fill(u_tile.begin(), u_tile.end(), T(0));
       for (int64_t item = g * chunks.per_graph; item < (g + 1) * chunks.per_graph; ++item) {
-        const T* src = part_u.data() + (item * E.n_k + j) * k;
+        const T* src = part_u.data() + (item * E.n_k + j0) * k;
 #pragma omp simd
-        for (int64_t x = 0; x < k; ++x) u_j[x] += src[x];
+        for (int64_t x = 0; x < rows * k; ++x) u_tile[x] += src[x];
       }
-      const T* B = p.b + (g % p.heads) * k * k;
-      T* dz_j = p.dz + c * k;
-      std::fill(dz_j, dz_j + k, T(0));
-      for (int64_t x = 0; x < k; ++x) Axpy(u_j[x], B + x * k, dz_j, k);
+      T* dz = p.dz + (g * E.n_k + j0) * k;
+      std::fill(dz, dz + rows * k, T(0));
+      MatMulAdd(rows, k, k, u_tile.data(), k, p.b + (g % p.heads) * k * k, k, dz, k);
     }
   }
   // dB_h: the items of every graph of head h, in order.
