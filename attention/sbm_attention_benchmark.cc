@@ -10,7 +10,7 @@
 // SBM time covers the whole op as training runs it: fastRG sampling, attention forward,
 // backward (dq, dk, dv, straight-through dp) and the membership gradients dY, dZ, dB. Dense time
 // is softmax(q kᵀ/√d) v forward and backward through autograd. Times are medians over repeats
-// (after one warm-up). Memory is the peak resident set growth during one forward + backward,
+// (after one warm-up), SBM and dense runs alternating so both see the same machine state. Memory is the peak resident set growth during one forward + backward,
 // read from /proc/self/status (VmHWM after resetting it through /proc/self/clear_refs), with
 // glibc told to return large blocks to the system so freed memory does not hide peaks.
 // Memberships are uniform in [0, 1), k = 128, with B scaled so the expected density hits the
@@ -61,20 +61,6 @@ int64_t PeakBytes(Fn fn) {
   fn();
   const int64_t peak = ReadStatusKb("VmHWM:");
   return (peak - before) * 1024;
-}
-
-template <typename Fn>
-double MedianMs(int repeats, Fn fn) {
-  fn(-1);  // warm-up
-  std::vector<double> ms;
-  for (int r = 0; r < repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn(r);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                     .count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
 }
 
 struct SbmInputs {
@@ -132,7 +118,7 @@ Row Measure(int64_t n, double target, int64_t clusters, int repeats, bool memory
   options.eps = 0.01;
   options.seed = 1;
   auto sbm_step = [&](int r) {
-    options.step = static_cast<uint64_t>(r + 1);
+    options.step = static_cast<uint64_t>(r + 2);
     SbmOpResult out = sbm_attention(q, k, v, m.y, m.z, m.b, {}, {}, options);
     out.out.backward(grad);
     if (r == 0) {
@@ -145,8 +131,28 @@ Row Measure(int64_t n, double target, int64_t clusters, int repeats, bool memory
 
   zero_grads();
   if (!memory) {
-    row.sbm_ms = MedianMs(repeats, [&](int r) { sbm_step(r); zero_grads(); });
-    row.dense_ms = MedianMs(repeats, [&](int r) { dense_step(r); zero_grads(); });
+    // Alternate the two so that both see the same machine state (shared machines drift).
+    std::vector<double> sbm, dense;
+    auto time = [](auto&& fn) {
+      const auto t0 = std::chrono::steady_clock::now();
+      fn();
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+          .count();
+    };
+    for (int r = -1; r < repeats; ++r) {  // r = -1: warm-up
+      const double s = time([&] { sbm_step(r); });
+      zero_grads();
+      const double d = time([&] { dense_step(r); });
+      zero_grads();
+      if (r >= 0) {
+        sbm.push_back(s);
+        dense.push_back(d);
+      }
+    }
+    std::sort(sbm.begin(), sbm.end());
+    std::sort(dense.begin(), dense.end());
+    row.sbm_ms = sbm[sbm.size() / 2];
+    row.dense_ms = dense[dense.size() / 2];
   } else {
     row.sbm_bytes = PeakBytes([&] { sbm_step(0); });
     zero_grads();

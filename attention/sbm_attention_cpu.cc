@@ -192,7 +192,7 @@ void BackwardImpl(const SbmBackwardParams<T>& p) {
   const int64_t d = N > 0 ? N : p.d;
   const T drop_scale = T(1) / (T(1) - static_cast<T>(p.dropout.p));
   const bool dropout = p.dropout.p > 0;
-  const RowChunks chunks(E, 8);
+  const RowChunks chunks(E, 4);
   // Per item: partial dk and dv, [n_k][d] each.
   std::vector<T> part_dk(chunks.items() * E.n_k * d);
   std::vector<T> part_dv(chunks.items() * E.n_k * d);
@@ -258,7 +258,7 @@ template <typename T, int N>
 void MembershipBackwardImpl(const SbmMembershipBackwardParams<T>& p) {
   const SbmEdges& E = p.edges;
   const int64_t k = N > 0 ? N : p.k;
-  const RowChunks chunks(E, 4);  // U rows are k wide: fewer, larger items
+  const RowChunks chunks(E, 2);  // U rows are k wide: fewer, larger items
   // Per item: partial U ([n_k][k], U_j = Σ_i dp_ij Y_i) and partial dB ([k][k]).
   std::vector<T> part_u(chunks.items() * E.n_k * k);
   std::vector<T> part_db(chunks.items() * k * k);
