@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything, fetches the bundled default data, builds (optimized) and runs the main
-# job end to end. The main job grows with the system; today it is the SBM attention demo.
+# job end to end. The main job grows with the system; today it is SBM attention against full
+# attention (time and memory of forward + backward) and a 2-rank MPI check.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -14,6 +15,9 @@ tools/fetch_data.sh
 
 step "Building (bazel build -c opt //...)"
 bazel build -c opt //...
+
+step "SBM attention vs full attention (forward + backward, n = 1024 and 2048)"
+bazel-bin/attention/sbm_attention_benchmark --sizes=1024,2048 --repeats=3 --phases
 
 step "Checking distributed runtime: mpirun -np 2 allreduce"
 source tools/testing/mpirun_env.sh
