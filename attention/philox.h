@@ -89,11 +89,34 @@ inline void Philox4x32Lanes(uint64_t index, uint64_t stream, uint32_t key_lo, ui
   }
 }
 
+// The draws every stream offers, built on its NextU32() (CRTP, so they inline).
+template <typename Stream>
+class UniformDraws {
+ public:
+  // Uniform in [0, 1) with 53 random bits.
+  double Uniform() {
+    const uint64_t hi = self().NextU32();
+    const uint64_t lo = self().NextU32();
+    return static_cast<double>(((hi << 32) | lo) >> 11) * 0x1.0p-53;
+  }
+
+  // Uniform in [0, 1) with 24 random bits, from a single word.
+  float UniformFloat() { return static_cast<float>(self().NextU32() >> 8) * 0x1.0p-24f; }
+
+  // Uniform integer in [0, n) by multiply-shift (bias below 2^-32 * n, irrelevant here).
+  uint32_t Below(uint32_t n) {
+    return static_cast<uint32_t>((static_cast<uint64_t>(self().NextU32()) * n) >> 32);
+  }
+
+ private:
+  Stream& self() { return static_cast<Stream&>(*this); }
+};
+
 // Sequential draws from one stream: block counter = (index_lo, index_hi, stream_lo, stream_hi),
 // key = seed; block b yields words 4b .. 4b + 3. `offset` selects the first block, so disjoint
 // sub-streams of one stream can start at distinct offsets (e.g. one per query row). Blocks are
 // computed kPhiloxLanes at a time; the sequence is the same as computing them one by one.
-class PhiloxStream {
+class PhiloxStream : public UniformDraws<PhiloxStream> {
  public:
   PhiloxStream(uint64_t seed, uint64_t stream, uint64_t offset = 0)
       : key_lo_(static_cast<uint32_t>(seed)),
@@ -106,20 +129,6 @@ class PhiloxStream {
     return words_[used_++];
   }
 
-  // Uniform in [0, 1) with 53 random bits.
-  double Uniform() {
-    const uint64_t hi = NextU32();
-    const uint64_t lo = NextU32();
-    return static_cast<double>(((hi << 32) | lo) >> 11) * 0x1.0p-53;
-  }
-
-  // Uniform in [0, 1) with 24 random bits, from a single word.
-  float UniformFloat() { return static_cast<float>(NextU32() >> 8) * 0x1.0p-24f; }
-
-  // Uniform integer in [0, n) by multiply-shift (bias below 2^-32 * n, irrelevant here).
-  uint32_t Below(uint32_t n) {
-    return static_cast<uint32_t>((static_cast<uint64_t>(NextU32()) * n) >> 32);
-  }
 
  private:
   static constexpr int kWords = 4 * kPhiloxLanes;
@@ -142,7 +151,7 @@ class PhiloxStream {
 // word pair n is SplitMix64(key + n * golden ratio), a bijective mix of a Weyl sequence that
 // passes BigCrush. About 5x cheaper per word than Philox4x32-10; used for the per-edge draws of
 // one query row, whose key comes from that row's Philox stream.
-class SplitMixStream {
+class SplitMixStream : public UniformDraws<SplitMixStream> {
  public:
   explicit SplitMixStream(uint64_t key) : state_(key) {}
 
@@ -159,15 +168,6 @@ class SplitMixStream {
     spare_ = static_cast<uint32_t>(z >> 32);
     has_spare_ = true;
     return static_cast<uint32_t>(z);
-  }
-  double Uniform() {
-    const uint64_t hi = NextU32();
-    const uint64_t lo = NextU32();
-    return static_cast<double>(((hi << 32) | lo) >> 11) * 0x1.0p-53;
-  }
-  float UniformFloat() { return static_cast<float>(NextU32() >> 8) * 0x1.0p-24f; }
-  uint32_t Below(uint32_t n) {
-    return static_cast<uint32_t>((static_cast<uint64_t>(NextU32()) * n) >> 32);
   }
 
  private:
