@@ -10,7 +10,8 @@
 // SBM time covers the whole op as training runs it: fastRG sampling, attention forward,
 // backward (dq, dk, dv, straight-through dp) and the membership gradients dY, dZ, dB. Dense time
 // is softmax(q kᵀ/√d) v forward and backward through autograd. Times are medians over repeats
-// (after one warm-up), SBM and dense runs alternating so both see the same machine state. Memory is the peak resident set growth during one forward + backward,
+// (after one warm-up), SBM and dense runs alternating so both see the same machine state, each
+// after a short pause that lets the other's thread pool go idle. Memory is the peak resident set growth during one forward + backward,
 // read from /proc/self/status (VmHWM after resetting it through /proc/self/clear_refs), with
 // glibc told to return large blocks to the system so freed memory does not hide peaks.
 // Memberships are uniform in [0, 1), k = 128, with B scaled so the expected density hits the
@@ -42,6 +43,7 @@ namespace {
 
 constexpr int64_t kHeads = 2;
 constexpr int64_t kHeadDim = 32;
+constexpr int kQuiesceMs = 250;  // pause before each timed run (see Measure)
 
 int64_t ReadStatusKb(const char* field) {
   std::ifstream status("/proc/self/status");
@@ -134,6 +136,9 @@ Row Measure(int64_t n, double target, int64_t clusters, int repeats, bool memory
     // Alternate the two so that both see the same machine state (shared machines drift).
     std::vector<double> sbm, dense;
     auto time = [](auto&& fn) {
+      // Let the other op's worker threads go idle first: OpenBLAS threads spin for a while
+      // after a GEMM, and would otherwise compete with whatever runs next for the same cores.
+      std::this_thread::sleep_for(std::chrono::milliseconds(kQuiesceMs));
       const auto t0 = std::chrono::steady_clock::now();
       fn();
       return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
