@@ -1,0 +1,104 @@
+// Checkpoint directories: atomic commit, keep-last pruning, verification, and fallback to the
+// previous committed step when the newest is truncated or has a flipped byte.
+#include "trainer/checkpoint/checkpoint_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace sbmt::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string FreshDir(const std::string& name) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const fs::path dir = fs::path(tmp ? tmp : "/tmp") / name;
+  fs::remove_all(dir);
+  return dir.string();
+}
+
+std::map<std::string, std::string> Files(int64_t step) {
+  return {{"model.safetensors", std::string(1000, static_cast<char>('a' + step % 26))},
+          {"state.json", "{\"step\": " + std::to_string(step) + "}"}};
+}
+
+TEST(CheckpointStore, SavesCommitsAndKeepsTheNewest) {
+  CheckpointStore store(FreshDir("keep"), /*keep_last=*/2);
+  for (int64_t step : {100, 200, 300}) store.Save(step, Files(step));
+  EXPECT_EQ(store.CommittedSteps(), (std::vector<int64_t>{300, 200}));
+  EXPECT_FALSE(fs::exists(fs::path(store.root()) / "step_100"));
+  const auto latest = store.LoadLatest();
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(latest->step, 300);
+  EXPECT_EQ(latest->files, Files(300));
+  EXPECT_TRUE(fs::exists(fs::path(latest->dir) / "COMMITTED"));
+  EXPECT_TRUE(fs::exists(fs::path(latest->dir) / "MANIFEST"));
+}
+
+void Corrupt(const fs::path& file, bool truncate) {
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  if (truncate) {
+    bytes.resize(bytes.size() / 2);
+  } else {
+    bytes[bytes.size() / 3] ^= 0x01;  // one flipped bit
+  }
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+TEST(CheckpointStore, DamagedNewestFallsBackToPreviousWithReason) {
+  for (bool truncate : {false, true}) {
+    CheckpointStore store(FreshDir(truncate ? "truncated" : "flipped"), 3);
+    store.Save(10, Files(10));
+    store.Save(20, Files(20));
+    Corrupt(fs::path(store.root()) / "step_20" / "model.safetensors", truncate);
+    std::vector<std::string> reports;
+    const auto loaded = store.LoadLatest([&](const std::string& m) { reports.push_back(m); });
+    ASSERT_TRUE(loaded.has_value());
+    EXPECT_EQ(loaded->step, 10);
+    EXPECT_EQ(loaded->files, Files(10));
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_NE(reports[0].find("checkpoint step 20 is damaged"), std::string::npos) << reports[0];
+    EXPECT_NE(reports[0].find(truncate ? "size 500 bytes, MANIFEST says 1000" : "CRC-32"),
+              std::string::npos)
+        << reports[0];
+    // The committed step 10 was never touched by the failure.
+    EXPECT_NO_THROW(store.Load(10));
+  }
+}
+
+TEST(CheckpointStore, UncommittedStepsAreIgnoredAndLeftoversCleaned) {
+  CheckpointStore store(FreshDir("uncommitted"), 3);
+  store.Save(1, Files(1));
+  store.Save(2, Files(2));
+  fs::remove(fs::path(store.root()) / "step_2" / "COMMITTED");  // crash before the marker
+  fs::create_directories(fs::path(store.root()) / ".tmp_step_3_999");  // crash mid-write
+  EXPECT_EQ(store.CommittedSteps(), (std::vector<int64_t>{1}));
+  EXPECT_EQ(store.LoadLatest()->step, 1);
+  store.Save(2, Files(2));  // the uncommitted attempt is replaced
+  EXPECT_EQ(store.CommittedSteps(), (std::vector<int64_t>{2, 1}));
+  EXPECT_FALSE(fs::exists(fs::path(store.root()) / ".tmp_step_3_999"));
+  EXPECT_THROW(store.Save(2, Files(2)), CheckpointError);  // committed steps are immutable
+}
+
+TEST(CheckpointStore, RejectsBadNamesAndReportsWhenNothingVerifies) {
+  CheckpointStore store(FreshDir("names"), 1);
+  EXPECT_THROW(store.Save(1, {{"../escape", "x"}}), CheckpointError);
+  EXPECT_THROW(store.Save(1, {{"MANIFEST", "x"}}), CheckpointError);
+  EXPECT_FALSE(store.LoadLatest().has_value());
+  store.Save(5, Files(5));
+  fs::remove(fs::path(store.root()) / "step_5" / "state.json");
+  std::vector<std::string> reports;
+  EXPECT_FALSE(store.LoadLatest([&](const std::string& m) { reports.push_back(m); }).has_value());
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_NE(reports[0].find("state.json: listed in MANIFEST but missing"), std::string::npos);
+  EXPECT_EQ(Crc32("123456789"), 0xCBF43926u);
+}
+
+}  // namespace
+}  // namespace sbmt::trainer

@@ -1,0 +1,49 @@
+// The safetensors file format (Hugging Face): an 8-byte little-endian header length, a JSON
+// header {"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}, then
+// the raw little-endian tensor bytes. Torch-free: tensors are named byte buffers with a dtype
+// and shape, so checkpoints, exports and tools share one reader and writer.
+//
+//   std::vector<SafeTensor> tensors = {{"bert.embeddings.word_embeddings.weight", "F32",
+//                                       {30522, 512}, bytes}};
+//   WriteSafetensors("model.safetensors", tensors, {{"format", "pt"}});
+//   SafetensorsFile file = ReadSafetensors("model.safetensors");  // validated
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sbmt::trainer {
+
+class SafetensorsError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct SafeTensor {
+  std::string name;
+  std::string dtype;  // "F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL"
+  std::vector<int64_t> shape;
+  std::vector<char> bytes;  // exactly numel * element size
+};
+
+struct SafetensorsFile {
+  std::vector<SafeTensor> tensors;  // in file order (by data offset)
+  std::map<std::string, std::string> metadata;
+  const SafeTensor* Find(const std::string& name) const;
+};
+
+int64_t SafetensorsElementSize(const std::string& dtype);  // 0 for an unknown dtype
+
+// Writes to `path` directly (callers that need atomicity write into a temporary directory).
+// Throws SafetensorsError on a bad tensor (unknown dtype, size mismatch, duplicate name) or I/O.
+void WriteSafetensors(const std::string& path, const std::vector<SafeTensor>& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+
+// Reads and validates (header length, JSON, dtypes, shapes against offsets, offsets inside the
+// file and not overlapping). Errors name the file and the tensor or field.
+SafetensorsFile ReadSafetensors(const std::string& path);
+
+}  // namespace sbmt::trainer
