@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything, fetches the bundled default data, builds (optimized) and runs the main
-# job end to end. The main job grows with the system; today it is SBM attention against full
-# attention (time and memory of forward + backward) and a 2-rank MPI check.
+# job end to end. The main job grows with the system; today it prepares the prose corpus into
+# training shards, compares SBM attention with full attention (time and memory of forward +
+# backward) and checks a 2-rank MPI run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +16,10 @@ tools/fetch_data.sh
 
 step "Building (bazel build -c opt //...)"
 bazel build -c opt //...
+
+step "Preparing the bundled prose corpus with the BERT uncased vocabulary"
+bazel-bin/tools/data/prepare_corpus --vocab=data/vocab/bert-base-uncased/vocab.txt \
+  --out-dir=data/shards/prose --max-len=128 data/corpus/prose
 
 step "SBM attention vs full attention (forward + backward, n = 1024 and 2048)"
 bazel-bin/attention/sbm_attention_benchmark --sizes=1024,2048 --repeats=3 --phases
