@@ -155,7 +155,6 @@ class SbmAttentionFunction : public torch::autograd::Function<SbmAttentionFuncti
 
     torch::Tensor dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
     torch::Tensor dp = torch::empty_like(alpha);
-    torch::Tensor dy = torch::empty_like(y), dz = torch::empty_like(z), db = torch::empty_like(b);
     const bool self_loops = ctx->saved_data["self_loops"].toBool();
     const SbmDropout dropout{static_cast<float>(ctx->saved_data["dropout"].toDouble()),
                              static_cast<uint64_t>(ctx->saved_data["seed"].toInt()),
