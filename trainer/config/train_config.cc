@@ -1,0 +1,266 @@
+#include "trainer/config/train_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+#include <sstream>
+
+namespace sbmt::trainer {
+namespace {
+
+// One setting of the schema: how to read it from YAML, print it, and whether it must match to
+// resume from a checkpoint.
+struct Field {
+  std::string key;
+  bool digest;
+  std::function<void(TrainConfig&, const YAML::Node&)> set;  // throws std::string on bad input
+  std::function<std::string(const TrainConfig&)> get;
+};
+
+template <typename T>
+T As(const YAML::Node& node, const char* expected) {
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    std::ostringstream out;
+    out << "expected " << expected << ", got '" << YAML::Dump(node) << "'";
+    throw out.str();
+  }
+}
+
+template <typename T>
+std::string Str(const T& value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+
+template <typename Section, typename T>
+Field Number(const std::string& key, bool digest, Section TrainConfig::*section, T Section::*member,
+             T min, T max, const char* what) {
+  return {key, digest,
+          [=](TrainConfig& c, const YAML::Node& n) {
+            const T value = As<T>(n, what);
+            if (value < min || value > max) {
+              throw "expected " + std::string(what) + " in [" + Str(min) + ", " + Str(max) +
+                  "], got " + Str(value);
+            }
+            c.*section.*member = value;
+          },
+          [=](const TrainConfig& c) { return Str(c.*section.*member); }};
+}
+
+template <typename Section>
+Field Text(const std::string& key, bool digest, Section TrainConfig::*section,
+           std::string Section::*member, std::vector<std::string> allowed = {}) {
+  return {key, digest,
+          [=](TrainConfig& c, const YAML::Node& n) {
+            const std::string value = As<std::string>(n, "a string");
+            if (!allowed.empty() &&
+                std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+              std::string list;
+              for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
+              throw "expected one of " + list + ", got '" + value + "'";
+            }
+            c.*section.*member = value;
+          },
+          [=](const TrainConfig& c) { return c.*section.*member; }};
+}
+
+template <typename Section>
+Field Flag(const std::string& key, bool digest, Section TrainConfig::*section,
+           bool Section::*member) {
+  return {key, digest,
+          [=](TrainConfig& c, const YAML::Node& n) { c.*section.*member = As<bool>(n, "true or false"); },
+          [=](const TrainConfig& c) { return std::string(c.*section.*member ? "true" : "false"); }};
+}
+
+constexpr int64_t kBig = int64_t{1} << 40;
+
+const std::vector<Field>& Schema() {
+  using T = TrainConfig;
+  static const std::vector<Field> fields = {
+      Number("model.vocab_size", true, &T::model, &ModelConfig::vocab_size, int64_t{5}, int64_t{65536}, "an integer"),
+      Number("model.layers", true, &T::model, &ModelConfig::layers, int64_t{1}, int64_t{1000}, "an integer"),
+      Number("model.heads", true, &T::model, &ModelConfig::heads, int64_t{1}, int64_t{1024}, "an integer"),
+      Number("model.hidden", true, &T::model, &ModelConfig::hidden, int64_t{1}, int64_t{1} << 20, "an integer"),
+      Number("model.ffn", true, &T::model, &ModelConfig::ffn, int64_t{1}, int64_t{1} << 22, "an integer"),
+      Number("model.max_positions", true, &T::model, &ModelConfig::max_positions, int64_t{2}, int64_t{1} << 20, "an integer"),
+      Number("model.dropout", true, &T::model, &ModelConfig::dropout, 0.0, 0.99, "a number"),
+      Number("model.attention_dropout", true, &T::model, &ModelConfig::attention_dropout, 0.0, 0.99, "a number"),
+      Text("model.attention", true, &T::model, &ModelConfig::attention, {"sbm", "full", "linformer", "nystrom"}),
+      Number("model.sbm.clusters", true, &T::model, &ModelConfig::sbm_clusters, int64_t{1}, int64_t{4096}, "an integer"),
+      Number("model.sbm.eps", true, &T::model, &ModelConfig::sbm_eps, 0.0, 0.999, "a number"),
+      Flag("model.sbm.self_loops", true, &T::model, &ModelConfig::sbm_self_loops),
+      Text("model.sbm.density_penalty", true, &T::model, &ModelConfig::sbm_density_penalty, {"expected", "sampled"}),
+      Number("model.sbm.penalty_weight", true, &T::model, &ModelConfig::sbm_penalty_weight, 0.0, 1e6, "a number"),
+      {"data.train", true,
+       [](TrainConfig& c, const YAML::Node& n) {
+         if (n.IsScalar()) {
+           c.data.train = {n.as<std::string>()};
+         } else {
+           c.data.train = As<std::vector<std::string>>(n, "a list of shard paths");
+         }
+         if (c.data.train.empty()) throw std::string("expected at least one shard path");
+       },
+       [](const TrainConfig& c) {
+         std::string s = "[";
+         for (const std::string& p : c.data.train) s += (s.size() > 1 ? ", " : "") + p;
+         return s + "]";
+       }},
+      Text("data.valid", false, &T::data, &DataConfig::valid),
+      Number("data.global_batch", true, &T::data, &DataConfig::global_batch, int64_t{1}, kBig, "an integer"),
+      Number("data.mask_probability", true, &T::data, &DataConfig::mask_probability, 0.01, 0.99, "a number"),
+      Number("optim.lr", true, &T::optim, &OptimConfig::lr, 1e-12, 10.0, "a number"),
+      Number("optim.warmup_steps", true, &T::optim, &OptimConfig::warmup_steps, int64_t{0}, kBig, "an integer"),
+      Number("optim.total_steps", true, &T::optim, &OptimConfig::total_steps, int64_t{1}, kBig, "an integer"),
+      Number("optim.weight_decay", true, &T::optim, &OptimConfig::weight_decay, 0.0, 10.0, "a number"),
+      Number("optim.clip_norm", true, &T::optim, &OptimConfig::clip_norm, 0.0, 1e9, "a number"),
+      Number("optim.accumulation", true, &T::optim, &OptimConfig::accumulation, int64_t{1}, int64_t{1} << 16, "an integer"),
+      {"run.seed", true,
+       [](TrainConfig& c, const YAML::Node& n) { c.run.seed = As<uint64_t>(n, "a non-negative integer"); },
+       [](const TrainConfig& c) { return Str(c.run.seed); }},
+      Text("run.out_dir", false, &T::run, &RunConfig::out_dir),
+      Number("run.log_every", false, &T::run, &RunConfig::log_every, int64_t{1}, kBig, "an integer"),
+      Number("run.eval_every", false, &T::run, &RunConfig::eval_every, int64_t{1}, kBig, "an integer"),
+      Number("run.eval_batches", false, &T::run, &RunConfig::eval_batches, int64_t{1}, kBig, "an integer"),
+      Number("run.checkpoint_every", false, &T::run, &RunConfig::checkpoint_every, int64_t{1}, kBig, "an integer"),
+      Number("run.keep_checkpoints", false, &T::run, &RunConfig::keep_checkpoints, int64_t{1}, int64_t{1000}, "an integer"),
+      Number("run.threads", false, &T::run, &RunConfig::threads, int64_t{0}, int64_t{4096}, "an integer"),
+  };
+  return fields;
+}
+
+const Field* Find(const std::string& key) {
+  for (const Field& f : Schema()) {
+    if (f.key == key) return &f;
+  }
+  return nullptr;
+}
+
+bool IsSection(const std::string& key) {
+  for (const Field& f : Schema()) {
+    if (f.key.rfind(key + ".", 0) == 0) return true;
+  }
+  return false;
+}
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string UnknownKey(const std::string& key) {
+  std::string best;
+  size_t best_distance = 4;
+  for (const Field& f : Schema()) {
+    const size_t d = EditDistance(key, f.key);
+    if (d < best_distance) {
+      best_distance = d;
+      best = f.key;
+    }
+  }
+  return "unknown key" + (best.empty() ? std::string() : " (did you mean " + best + "?)");
+}
+
+void Visit(TrainConfig& c, const YAML::Node& node, const std::string& prefix,
+           const std::string& path) {
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string key = prefix + it->first.as<std::string>();
+    const std::string where = path + ":" + std::to_string(it->first.Mark().line + 1) + ": " + key;
+    if (const Field* f = Find(key)) {
+      try {
+        f->set(c, it->second);
+      } catch (const std::string& message) {
+        throw ConfigError(where + ": " + message);
+      }
+    } else if (IsSection(key) && it->second.IsMap()) {
+      Visit(c, it->second, key + ".", path);
+    } else if (IsSection(key)) {
+      throw ConfigError(where + ": expected a section (a mapping of keys)");
+    } else {
+      throw ConfigError(where + ": " + UnknownKey(key));
+    }
+  }
+}
+
+void CheckConsistency(const TrainConfig& c, const std::string& path) {
+  if (c.model.hidden % c.model.heads != 0) {
+    throw ConfigError(path + ": model.hidden (" + std::to_string(c.model.hidden) +
+                      ") must be a multiple of model.heads (" + std::to_string(c.model.heads) + ")");
+  }
+  if (c.optim.warmup_steps > c.optim.total_steps) {
+    throw ConfigError(path + ": optim.warmup_steps (" + std::to_string(c.optim.warmup_steps) +
+                      ") exceeds optim.total_steps (" + std::to_string(c.optim.total_steps) + ")");
+  }
+  if (c.data.train.empty()) throw ConfigError(path + ": data.train: no training shards given");
+}
+
+}  // namespace
+
+std::string TrainConfig::ToYaml() const {
+  std::string out;
+  for (const Field& f : Schema()) out += f.key + ": " + f.get(*this) + "\n";
+  return out;
+}
+
+std::string TrainConfig::Digest() const {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (const Field& f : Schema()) {
+    if (!f.digest) continue;
+    for (char ch : f.key + "=" + f.get(*this) + "\n") {
+      h ^= static_cast<unsigned char>(ch);
+      h *= 1099511628211ull;
+    }
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+TrainConfig LoadTrainConfig(const std::string& path, const std::vector<std::string>& overrides) {
+  TrainConfig c;
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(path + ": cannot read config file");
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(path + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " +
+                      e.msg);
+  }
+  if (!root.IsNull()) {
+    if (!root.IsMap()) throw ConfigError(path + ": expected a mapping at the top level");
+    Visit(c, root, "", path);
+  }
+  for (const std::string& o : overrides) {
+    const size_t eq = o.find('=');
+    const std::string where = "--set " + o;
+    if (eq == std::string::npos) throw ConfigError(where + ": expected KEY=VALUE");
+    const std::string key = o.substr(0, eq);
+    const Field* f = Find(key);
+    if (!f) throw ConfigError(where + ": " + UnknownKey(key));
+    try {
+      f->set(c, YAML::Load(o.substr(eq + 1)));
+    } catch (const std::string& message) {
+      throw ConfigError(where + ": " + message);
+    } catch (const YAML::Exception& e) {
+      throw ConfigError(where + ": " + e.msg);
+    }
+  }
+  CheckConsistency(c, path);
+  return c;
+}
+
+}  // namespace sbmt::trainer

@@ -1,0 +1,81 @@
+// The worker's configuration: a YAML file plus `key=value` overrides, checked against one
+// schema so that a typo, a wrong type or an out-of-range value is an error that names the file,
+// the line and the key, never a silently ignored setting.
+//
+//   TrainConfig c = LoadTrainConfig("configs/tiny.yaml", {"optim.lr=1e-3", "run.seed=3"});
+//   std::string d = c.Digest();   // stored in checkpoints: resuming needs the same model/data
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sbmt::trainer {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ModelConfig {
+  int64_t vocab_size = 30522;
+  int64_t layers = 4;
+  int64_t heads = 8;
+  int64_t hidden = 512;
+  int64_t ffn = 2048;
+  int64_t max_positions = 512;
+  double dropout = 0.1;
+  double attention_dropout = 0.1;
+  std::string attention = "sbm";  // sbm | full | linformer | nystrom
+  int64_t sbm_clusters = 128;
+  double sbm_eps = 0.01;
+  bool sbm_self_loops = true;
+  std::string sbm_density_penalty = "expected";  // expected | sampled
+  double sbm_penalty_weight = 1e-4;
+};
+
+struct DataConfig {
+  std::vector<std::string> train;  // shard files
+  std::string valid;               // validation shard (may be empty)
+  int64_t global_batch = 32;
+  double mask_probability = 0.15;
+};
+
+struct OptimConfig {
+  double lr = 1e-4;
+  int64_t warmup_steps = 1000;
+  int64_t total_steps = 100000;
+  double weight_decay = 0.01;
+  double clip_norm = 1.0;
+  int64_t accumulation = 1;
+};
+
+struct RunConfig {
+  uint64_t seed = 0;
+  std::string out_dir = "runs/default";
+  int64_t log_every = 10;
+  int64_t eval_every = 500;
+  int64_t eval_batches = 20;
+  int64_t checkpoint_every = 1000;
+  int64_t keep_checkpoints = 3;
+  int64_t threads = 0;  // 0: all cores of this rank
+};
+
+struct TrainConfig {
+  ModelConfig model;
+  DataConfig data;
+  OptimConfig optim;
+  RunConfig run;
+
+  // Canonical text of every setting, and a hash of the settings that must match to resume
+  // (model shape and data order; not logging or paths).
+  std::string ToYaml() const;
+  std::string Digest() const;
+};
+
+// Throws ConfigError: "FILE:LINE: KEY: message" for file settings, "--set KEY=VALUE: message"
+// for overrides.
+TrainConfig LoadTrainConfig(const std::string& path, const std::vector<std::string>& overrides);
+
+}  // namespace sbmt::trainer
