@@ -97,6 +97,7 @@ const std::vector<Field>& Schema() {
       Flag("model.sbm.self_loops", true, &T::model, &ModelConfig::sbm_self_loops),
       Text("model.sbm.density_penalty", true, &T::model, &ModelConfig::sbm_density_penalty, {"expected", "sampled"}),
       Number("model.sbm.penalty_weight", true, &T::model, &ModelConfig::sbm_penalty_weight, 0.0, 1e6, "a number"),
+      Text("model.init_from", true, &T::model, &ModelConfig::init_from),
       {"data.train", true,
        [](TrainConfig& c, const YAML::Node& n) {
          if (n.IsScalar()) {
@@ -112,6 +113,7 @@ const std::vector<Field>& Schema() {
          return s + "]";
        }},
       Text("data.valid", false, &T::data, &DataConfig::valid),
+      Text("data.vocab", false, &T::data, &DataConfig::vocab),
       Number("data.global_batch", true, &T::data, &DataConfig::global_batch, int64_t{1}, kBig, "an integer"),
       Number("data.mask_probability", true, &T::data, &DataConfig::mask_probability, 0.01, 0.99, "a number"),
       Number("optim.lr", true, &T::optim, &OptimConfig::lr, 1e-12, 10.0, "a number"),

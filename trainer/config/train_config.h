@@ -33,11 +33,13 @@ struct ModelConfig {
   bool sbm_self_loops = true;
   std::string sbm_density_penalty = "expected";  // expected | sampled
   double sbm_penalty_weight = 1e-4;
+  std::string init_from;  // Hugging Face BERT directory to start from (empty: random init)
 };
 
 struct DataConfig {
   std::vector<std::string> train;  // shard files
   std::string valid;               // validation shard (may be empty)
+  std::string vocab;               // vocab.txt of the shards (copied into exports)
   int64_t global_batch = 32;
   double mask_probability = 0.15;
 };

@@ -13,7 +13,9 @@
 #include <thread>
 
 #include "trainer/checkpoint/checkpoint_store.h"
+#include "trainer/checkpoint/hf_export.h"
 #include "trainer/checkpoint/safetensors.h"
+#include "trainer/checkpoint/tensor_io.h"
 #include "trainer/data/mlm_masking.h"
 #include "trainer/data/shard_dataset.h"
 #include "trainer/model/bert.h"
@@ -41,23 +43,6 @@ std::string Format(const char* fmt, ...) {
   std::vsnprintf(buf, sizeof(buf), fmt, args);
   va_end(args);
   return buf;
-}
-
-SafeTensor ToSafe(const std::string& name, const torch::Tensor& t) {
-  torch::Tensor c = t.detach().to(torch::kFloat32).contiguous();
-  SafeTensor s{name, "F32", c.sizes().vec(), {}};
-  s.bytes.resize(static_cast<size_t>(c.numel()) * 4);
-  std::memcpy(s.bytes.data(), c.data_ptr<float>(), s.bytes.size());
-  return s;
-}
-
-void FromSafe(const SafeTensor& s, torch::Tensor& t, const std::string& file) {
-  if (s.dtype != "F32" || s.shape != t.sizes().vec()) {
-    throw CheckpointError(file + ": tensor '" + s.name + "' has dtype " + s.dtype +
-                          " and another shape than the model's");
-  }
-  torch::NoGradGuard no_grad;
-  std::memcpy(t.data_ptr<float>(), s.bytes.data(), s.bytes.size());
 }
 
 std::string ToBytes(const std::vector<SafeTensor>& tensors, const std::string& tmp) {
@@ -169,12 +154,12 @@ struct Pretrainer::State {
   std::string Save() {
     std::vector<SafeTensor> weights, moments;
     for (const auto& [name, p] : params) {
-      weights.push_back(ToSafe(name, p));
+      weights.push_back(ToSafeTensor(name, p));
       auto it = optimizer->state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
       if (it != optimizer->state().end()) {
         auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
-        moments.push_back(ToSafe(name + ".exp_avg", st.exp_avg()));
-        moments.push_back(ToSafe(name + ".exp_avg_sq", st.exp_avg_sq()));
+        moments.push_back(ToSafeTensor(name + ".exp_avg", st.exp_avg()));
+        moments.push_back(ToSafeTensor(name + ".exp_avg_sq", st.exp_avg_sq()));
       }
     }
     torch::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
@@ -189,6 +174,23 @@ struct Pretrainer::State {
     return store.Save(step, {{"model.safetensors", ToBytes(weights, tmp)},
                              {"optimizer.safetensors", ToBytes(moments, tmp)},
                              {"state.json", state.dump(1)}});
+  }
+
+  // Starts from Hugging Face BERT weights; parameters it lacks (SBM's, for example) keep their
+  // initialization.
+  void InitFrom(const std::string& dir) {
+    HuggingFaceModel hf = ImportHuggingFace(dir);
+    const ModelConfig& m = config.model;
+    if (hf.model.vocab_size != m.vocab_size || hf.model.hidden != m.hidden ||
+        hf.model.layers != m.layers || hf.model.heads != m.heads || hf.model.ffn != m.ffn ||
+        hf.model.max_positions != m.max_positions) {
+      throw ConfigError(dir + "/config.json: model shape differs from this config's model");
+    }
+    const std::vector<std::string> kept =
+        LoadTensors(hf.weights, model->named_parameters(), dir + "/model.safetensors",
+                    {".sbm.", ".linformer.", ".nystrom."});
+    log(Format("initialized from %s (%zu parameters kept their initialization)", dir.c_str(),
+               kept.size()));
   }
 
   bool Resume() {
@@ -206,14 +208,14 @@ struct Pretrainer::State {
     for (auto& [name, p] : params) {
       const SafeTensor* w = weights.Find(name);
       if (!w) throw CheckpointError(c->dir + "/model.safetensors: missing tensor '" + name + "'");
-      FromSafe(*w, p, c->dir + "/model.safetensors");
+      CopyInto(*w, p, c->dir + "/model.safetensors");
       const SafeTensor* m1 = moments.Find(name + ".exp_avg");
       const SafeTensor* m2 = moments.Find(name + ".exp_avg_sq");
       if (m1 && m2) {
         auto st = std::make_unique<torch::optim::AdamWParamState>();
         torch::Tensor a = torch::empty_like(p), b = torch::empty_like(p);
-        FromSafe(*m1, a, c->dir + "/optimizer.safetensors");
-        FromSafe(*m2, b, c->dir + "/optimizer.safetensors");
+        CopyInto(*m1, a, c->dir + "/optimizer.safetensors");
+        CopyInto(*m2, b, c->dir + "/optimizer.safetensors");
         st->exp_avg(a);
         st->exp_avg_sq(b);
         st->step(state["step"].get<int64_t>());
@@ -277,10 +279,18 @@ Pretrainer::Pretrainer(TrainConfig config, Log log)
 
 Pretrainer::~Pretrainer() = default;
 
+void Pretrainer::ExportHuggingFace(const std::string& out_dir) const {
+  if (s_->config.data.vocab.empty()) {
+    throw ConfigError("data.vocab: needed to export (the vocab.txt of the shards)");
+  }
+  sbmt::trainer::ExportHuggingFace(ToSafeTensors(s_->model->named_parameters()), s_->config.model,
+                                   s_->config.data.vocab, out_dir);
+}
+
 TrainResult Pretrainer::Run(int64_t max_steps) {
   State& s = *s_;
   const TrainConfig& c = s.config;
-  s.Resume();
+  if (!s.Resume() && !c.model.init_from.empty()) s.InitFrom(c.model.init_from);
   TrainResult result;
   const int64_t accumulation = c.optim.accumulation;
   const int64_t micro = c.data.global_batch / accumulation;

@@ -34,6 +34,10 @@ class Pretrainer {
   // it to stop part-way and resume).
   TrainResult Run(int64_t max_steps = -1);
 
+  // Writes the current weights in Hugging Face's BertForMaskedLM layout (see hf_export.h), with
+  // data.vocab as vocab.txt.
+  void ExportHuggingFace(const std::string& out_dir) const;
+
  private:
   struct State;
   std::unique_ptr<State> s_;

@@ -10,6 +10,7 @@
 #include <iterator>
 #include <random>
 
+#include "trainer/checkpoint/safetensors.h"
 #include "trainer/data/shard.h"
 
 namespace sbmt::trainer {
@@ -118,6 +119,46 @@ TEST(Pretrainer, RefusesCheckpointOfAnotherConfiguration) {
     EXPECT_NE(std::string(e.what()).find("written with another configuration"), std::string::npos)
         << e.what();
   }
+}
+
+// Export -> import -> export gives the same model.safetensors bytes; the layout is
+// BertForMaskedLM's (config.json, vocab.txt, the listed tensor names).
+TEST(Pretrainer, HuggingFaceExportRoundTrips) {
+  const fs::path data = Fresh("pretrain_data3");
+  MakeShard(data, "train.shard", 40, 5);
+  MakeShard(data, "valid.shard", 10, 6);
+  { std::ofstream(data / "vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n"; }
+  TrainConfig c = Config(data, Fresh("run_export"), "sbm");
+  c.data.vocab = (data / "vocab.txt").string();
+  Pretrainer trained(c, [](const std::string&) {});
+  trained.Run(3);
+  const fs::path exported = Fresh("export_a");
+  trained.ExportHuggingFace(exported.string());
+  EXPECT_TRUE(fs::exists(exported / "vocab.txt"));
+  const std::string config_json = Slurp(exported / "config.json");
+  EXPECT_NE(config_json.find("\"BertForMaskedLM\""), std::string::npos);
+  EXPECT_NE(config_json.find("\"hidden_size\": 32"), std::string::npos);
+  const SafetensorsFile weights = ReadSafetensors((exported / "model.safetensors").string());
+  std::ifstream names("trainer/model/testdata/bert_for_masked_lm_names.txt");
+  std::string name;
+  while (std::getline(names, name)) {
+    if (!name.empty() && name[0] != '#') {
+      EXPECT_NE(weights.Find(name), nullptr) << name;
+    }
+  }
+
+  TrainConfig d = c;  // another seed and output, initialized from the export
+  d.run.seed = 99;
+  d.run.out_dir = Fresh("run_import").string();
+  d.model.init_from = exported.string();
+  std::vector<std::string> logs;
+  Pretrainer imported(d, [&](const std::string& m) { logs.push_back(m); });
+  imported.Run(0);
+  ASSERT_FALSE(logs.empty());
+  EXPECT_NE(logs.front().find("initialized from"), std::string::npos) << logs.front();
+  const fs::path again = Fresh("export_b");
+  imported.ExportHuggingFace(again.string());
+  EXPECT_EQ(Slurp(again / "model.safetensors"), Slurp(exported / "model.safetensors"));
 }
 
 }  // namespace

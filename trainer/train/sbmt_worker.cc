@@ -21,9 +21,12 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::vector<std::string> overrides;
   int64_t max_steps = -1;
+  std::string export_dir;
   app.add_option("--config", config_path, "YAML config")->required();
   app.add_option("--set", overrides, "override a setting: KEY=VALUE (repeatable)");
   app.add_option("--max-steps", max_steps, "stop after this many steps of this run");
+  app.add_option("--export-hf", export_dir,
+                 "afterwards, write the weights as a Hugging Face BertForMaskedLM directory");
   CLI11_PARSE(app, argc, argv);
   auto log = [](const std::string& message) {
     const std::time_t now = std::time(nullptr);
@@ -41,6 +44,10 @@ int main(int argc, char** argv) {
     const sbmt::trainer::TrainResult r = trainer.Run(max_steps);
     log("done at step " + std::to_string(r.final_step) +
         (r.last_checkpoint.empty() ? "" : "; last checkpoint " + r.last_checkpoint));
+    if (!export_dir.empty()) {
+      trainer.ExportHuggingFace(export_dir);
+      log("exported Hugging Face layout to " + export_dir);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sbmt_worker: error: %s\n", e.what());
     return 1;
