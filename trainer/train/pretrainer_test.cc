@@ -102,6 +102,22 @@ TEST(Pretrainer, RunsAreBitwiseReproducibleAndResumable) {
   EXPECT_NE(logs.front().find("resumed from"), std::string::npos) << logs.front();
   EXPECT_EQ(Slurp(r / "checkpoints/step_8/model.safetensors"), final_a);
   EXPECT_EQ(Slurp(r / "checkpoints/step_8/state.json"), Slurp(a / "checkpoints/step_8/state.json"));
+
+  // A flipped byte in the newest checkpoint: reported, and the worker resumes from step 4.
+  {
+    const fs::path file = r / "checkpoints/step_8/model.safetensors";
+    std::string bytes = Slurp(file);
+    bytes[bytes.size() / 2] ^= 0x10;
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+  }
+  logs.clear();
+  TrainConfig more = Config(data, r, "sbm");
+  Pretrainer after_damage(more, log);
+  after_damage.Run(0);
+  ASSERT_GE(logs.size(), 2u);
+  EXPECT_NE(logs[0].find("checkpoint step 8 is damaged"), std::string::npos) << logs[0];
+  EXPECT_NE(logs[0].find("CRC-32"), std::string::npos) << logs[0];
+  EXPECT_NE(logs[1].find("(step 4)"), std::string::npos) << logs[1];
 }
 
 TEST(Pretrainer, RefusesCheckpointOfAnotherConfiguration) {
