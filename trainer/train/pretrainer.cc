@@ -292,6 +292,11 @@ TrainResult Pretrainer::Run(int64_t max_steps) {
   const TrainConfig& c = s.config;
   if (!s.Resume() && !c.model.init_from.empty()) s.InitFrom(c.model.init_from);
   TrainResult result;
+  if (s.valid && s.step == 0) {  // the start of the validation curve
+    const auto [eval_loss, eval_acc] = s.Evaluate();
+    result.last_eval_loss = eval_loss;
+    s.log(Format("eval step 0 | loss %.4f | mlm acc %.3f", eval_loss, eval_acc));
+  }
   const int64_t accumulation = c.optim.accumulation;
   const int64_t micro = c.data.global_batch / accumulation;
   const auto start = std::chrono::steady_clock::now();

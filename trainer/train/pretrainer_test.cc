@@ -172,6 +172,8 @@ TEST(Pretrainer, HuggingFaceExportRoundTrips) {
   imported.Run(0);
   ASSERT_FALSE(logs.empty());
   EXPECT_NE(logs.front().find("initialized from"), std::string::npos) << logs.front();
+  ASSERT_GE(logs.size(), 2u);
+  EXPECT_NE(logs[1].find("eval step 0"), std::string::npos) << logs[1];
   const fs::path again = Fresh("export_b");
   imported.ExportHuggingFace(again.string());
   EXPECT_EQ(Slurp(again / "model.safetensors"), Slurp(exported / "model.safetensors"));
