@@ -6,18 +6,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include "tests/util/test_files.h"
 
 namespace sbmt::trainer {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string FreshDir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const fs::path dir = fs::path(tmp ? tmp : "/tmp") / name;
-  fs::remove_all(dir);
-  return dir.string();
-}
 
 std::map<std::string, std::string> Files(int64_t step) {
   return {{"model.safetensors", std::string(1000, static_cast<char>('a' + step % 26))},
@@ -25,7 +19,7 @@ std::map<std::string, std::string> Files(int64_t step) {
 }
 
 TEST(CheckpointStore, SavesCommitsAndKeepsTheNewest) {
-  CheckpointStore store(FreshDir("keep"), /*keep_last=*/2);
+  CheckpointStore store(testing::FreshDir("keep"), /*keep_last=*/2);
   for (int64_t step : {100, 200, 300}) store.Save(step, Files(step));
   EXPECT_EQ(store.CommittedSteps(), (std::vector<int64_t>{300, 200}));
   EXPECT_FALSE(fs::exists(fs::path(store.root()) / "step_100"));
@@ -53,7 +47,7 @@ void Corrupt(const fs::path& file, bool truncate) {
 
 TEST(CheckpointStore, DamagedNewestFallsBackToPreviousWithReason) {
   for (bool truncate : {false, true}) {
-    CheckpointStore store(FreshDir(truncate ? "truncated" : "flipped"), 3);
+    CheckpointStore store(testing::FreshDir(truncate ? "truncated" : "flipped"), 3);
     store.Save(10, Files(10));
     store.Save(20, Files(20));
     Corrupt(fs::path(store.root()) / "step_20" / "model.safetensors", truncate);
@@ -73,7 +67,7 @@ TEST(CheckpointStore, DamagedNewestFallsBackToPreviousWithReason) {
 }
 
 TEST(CheckpointStore, UncommittedStepsAreIgnoredAndLeftoversCleaned) {
-  CheckpointStore store(FreshDir("uncommitted"), 3);
+  CheckpointStore store(testing::FreshDir("uncommitted"), 3);
   store.Save(1, Files(1));
   store.Save(2, Files(2));
   fs::remove(fs::path(store.root()) / "step_2" / "COMMITTED");  // crash before the marker
@@ -87,7 +81,7 @@ TEST(CheckpointStore, UncommittedStepsAreIgnoredAndLeftoversCleaned) {
 }
 
 TEST(CheckpointStore, RejectsBadNamesAndReportsWhenNothingVerifies) {
-  CheckpointStore store(FreshDir("names"), 1);
+  CheckpointStore store(testing::FreshDir("names"), 1);
   EXPECT_THROW(store.Save(1, {{"../escape", "x"}}), CheckpointError);
   EXPECT_THROW(store.Save(1, {{"MANIFEST", "x"}}), CheckpointError);
   EXPECT_FALSE(store.LoadLatest().has_value());

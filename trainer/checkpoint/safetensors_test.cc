@@ -7,23 +7,14 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include "tests/util/test_files.h"
 
 namespace sbmt::trainer {
 namespace {
 
-std::string TempPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir ? dir : "/tmp") + "/" + name;
-}
-
 std::vector<char> Bytes(const void* data, size_t size) {
   const char* p = static_cast<const char*>(data);
   return std::vector<char>(p, p + size);
-}
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::vector<SafeTensor> Sample() {
@@ -35,7 +26,7 @@ std::vector<SafeTensor> Sample() {
 }
 
 TEST(Safetensors, RoundTripsTensorsAndMetadata) {
-  const std::string path = TempPath("round.safetensors");
+  const std::string path = testing::TempPath("round.safetensors");
   WriteSafetensors(path, Sample(), {{"format", "pt"}});
   const SafetensorsFile file = ReadSafetensors(path);
   ASSERT_EQ(file.tensors.size(), 3u);
@@ -53,9 +44,9 @@ TEST(Safetensors, RoundTripsTensorsAndMetadata) {
 }
 
 TEST(Safetensors, LayoutIsLengthThenJsonThenAlignedData) {
-  const std::string path = TempPath("layout.safetensors");
+  const std::string path = testing::TempPath("layout.safetensors");
   WriteSafetensors(path, Sample());
-  const std::string bytes = Slurp(path);
+  const std::string bytes = testing::ReadFile(path);
   uint64_t length = 0;
   std::memcpy(&length, bytes.data(), 8);
   EXPECT_EQ(length % 8, 0u);
@@ -77,9 +68,9 @@ void ExpectReadError(const std::string& path, const std::string& needle) {
 }
 
 TEST(Safetensors, DetectsTruncationAndBadHeaders) {
-  const std::string path = TempPath("bad.safetensors");
+  const std::string path = testing::TempPath("bad.safetensors");
   WriteSafetensors(path, Sample());
-  const std::string good = Slurp(path);
+  const std::string good = testing::ReadFile(path);
   std::ofstream(path, std::ios::binary) << good.substr(0, good.size() - 4);
   ExpectReadError(path, "outside the 28-byte data section (file truncated?)");
   std::ofstream(path, std::ios::binary) << good.substr(0, 5);
@@ -88,19 +79,19 @@ TEST(Safetensors, DetectsTruncationAndBadHeaders) {
   broken[9] = '#';
   std::ofstream(path, std::ios::binary) << broken;
   ExpectReadError(path, "header is not valid JSON");
-  ExpectReadError(TempPath("absent.safetensors"), "cannot open");
+  ExpectReadError(testing::TempPath("absent.safetensors"), "cannot open");
 }
 
 TEST(Safetensors, WriterRejectsInconsistentTensors) {
   std::vector<SafeTensor> t = Sample();
   t[0].shape = {3, 3};
-  EXPECT_THROW(WriteSafetensors(TempPath("w.safetensors"), t), SafetensorsError);
+  EXPECT_THROW(WriteSafetensors(testing::TempPath("w.safetensors"), t), SafetensorsError);
   t = Sample();
   t[1].dtype = "F128";
-  EXPECT_THROW(WriteSafetensors(TempPath("w.safetensors"), t), SafetensorsError);
+  EXPECT_THROW(WriteSafetensors(testing::TempPath("w.safetensors"), t), SafetensorsError);
   t = Sample();
   t[1].name = t[0].name;
-  EXPECT_THROW(WriteSafetensors(TempPath("w.safetensors"), t), SafetensorsError);
+  EXPECT_THROW(WriteSafetensors(testing::TempPath("w.safetensors"), t), SafetensorsError);
 }
 
 }  // namespace

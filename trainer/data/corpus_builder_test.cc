@@ -9,43 +9,26 @@
 #include <iterator>
 
 #include "trainer/data/shard.h"
+#include "tests/util/test_files.h"
 
 namespace sbmt::trainer {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path Fresh(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const fs::path dir = fs::path(tmp ? tmp : "/tmp") / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-void Write(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-std::string Slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // A small corpus: books (plain text), wikiextractor and RealNews JSON lines, and a vocabulary
 // whose words are "w0" .. "w49".
 CorpusOptions Fixture(const fs::path& dir) {
   std::string vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n";
   for (int i = 0; i < 50; ++i) vocab += "w" + std::to_string(i) + "\n";
-  Write(dir / "vocab.txt", vocab);
+  testing::WriteFile(dir / "vocab.txt", vocab);
   auto words = [](int doc, int n) {
     std::string s;
     for (int i = 0; i < n; ++i) s += "w" + std::to_string((doc * 7 + i) % 50) + " ";
     return s;
   };
   for (int b = 0; b < 6; ++b) {
-    Write(dir / "in/books" / ("book" + std::to_string(b) + ".txt"),
+    testing::WriteFile(dir / "in/books" / ("book" + std::to_string(b) + ".txt"),
           words(b, 30) + "\n" + words(b + 1, 20) + "\n\n" + words(b + 2, 40) + "\n");
   }
   std::string wiki, news;
@@ -54,8 +37,8 @@ CorpusOptions Fixture(const fs::path& dir) {
             words(d, 25) + "\\n" + words(d + 3, 15) + "\"}\n";
     news += "{\"text\": \"" + words(d + 5, 33) + "\", \"title\": \"n\", \"summary\": null}\n";
   }
-  Write(dir / "in/wiki/AA/wiki_00.jsonl", wiki);
-  Write(dir / "in/realnews.jsonl", news);
+  testing::WriteFile(dir / "in/wiki/AA/wiki_00.jsonl", wiki);
+  testing::WriteFile(dir / "in/realnews.jsonl", news);
   CorpusOptions o;
   o.inputs = {(dir / "in").string()};
   o.vocab = (dir / "vocab.txt").string();
@@ -69,7 +52,7 @@ CorpusOptions Fixture(const fs::path& dir) {
 }
 
 TEST(CorpusBuilder, PacksFramedSequencesIntoShardsWithAHeldOutSplit) {
-  const fs::path dir = Fresh("pack");
+  const fs::path dir = testing::FreshDir("pack");
   CorpusOptions o = Fixture(dir);
   int progress_calls = 0;
   const CorpusStats s = BuildCorpus(o, [&](const CorpusProgress& p) {
@@ -99,28 +82,28 @@ TEST(CorpusBuilder, PacksFramedSequencesIntoShardsWithAHeldOutSplit) {
 }
 
 TEST(CorpusBuilder, SameBytesForRepeatedRunsAndAnyThreadCount) {
-  const fs::path dir = Fresh("determinism");
+  const fs::path dir = testing::FreshDir("determinism");
   CorpusOptions o = Fixture(dir);
   o.threads = 1;
   const CorpusStats a = BuildCorpus(o);
   std::vector<std::string> first;
-  for (const std::string& p : a.shards) first.push_back(Slurp(p));
+  for (const std::string& p : a.shards) first.push_back(testing::ReadFile(p));
   o.threads = 3;
   o.out_dir = (dir / "out3").string();
   const CorpusStats b = BuildCorpus(o);
   ASSERT_EQ(a.shards.size(), b.shards.size());
-  for (size_t i = 0; i < b.shards.size(); ++i) EXPECT_EQ(Slurp(b.shards[i]), first[i]) << i;
+  for (size_t i = 0; i < b.shards.size(); ++i) EXPECT_EQ(testing::ReadFile(b.shards[i]), first[i]) << i;
   o.seed = 4;
   o.out_dir = (dir / "seed4").string();
   const CorpusStats c = BuildCorpus(o);
-  EXPECT_NE(c.valid_sequences == a.valid_sequences && Slurp(c.shards.back()) == first.back(), true)
+  EXPECT_NE(c.valid_sequences == a.valid_sequences && testing::ReadFile(c.shards.back()) == first.back(), true)
       << "another seed should hold out other documents";
 }
 
 TEST(CorpusBuilder, ErrorsNameTheFileAndLine) {
-  const fs::path dir = Fresh("errors");
+  const fs::path dir = testing::FreshDir("errors");
   CorpusOptions o = Fixture(dir);
-  Write(dir / "in/broken.jsonl", "{\"text\": \"w1 w2\"}\n{\"text\": \"w3\n");
+  testing::WriteFile(dir / "in/broken.jsonl", "{\"text\": \"w1 w2\"}\n{\"text\": \"w3\n");
   try {
     BuildCorpus(o);
     ADD_FAILURE() << "expected an error";
@@ -129,7 +112,7 @@ TEST(CorpusBuilder, ErrorsNameTheFileAndLine) {
         << e.what();
   }
   fs::remove(dir / "in/broken.jsonl");
-  Write(dir / "in/notext.jsonl", "{\"title\": \"no text\"}\n");
+  testing::WriteFile(dir / "in/notext.jsonl", "{\"title\": \"no text\"}\n");
   try {
     BuildCorpus(o);
     ADD_FAILURE() << "expected an error";

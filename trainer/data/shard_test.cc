@@ -9,18 +9,14 @@
 #include <set>
 
 #include "trainer/data/shard_dataset.h"
+#include "tests/util/test_files.h"
 
 namespace sbmt::trainer {
 namespace {
 
-std::string TempPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir ? dir : "/tmp") + "/" + name;
-}
-
 // Shard with `count` sequences; sequence i is [101, 1000 + start + i (x (i % 5 + 1)), 102].
 std::string MakeShard(const std::string& name, int count, int start) {
-  const std::string path = TempPath(name);
+  const std::string path = testing::TempPath(name);
   ShardWriter w(path, 30522, 16);
   for (int i = 0; i < count; ++i) {
     std::vector<int32_t> ids = {101};
@@ -61,7 +57,7 @@ TEST(Shard, RejectsWrongMagicAndTruncation) {
     std::ifstream in(path, std::ios::binary);
     bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  const std::string bad = TempPath("bad.shard");
+  const std::string bad = testing::TempPath("bad.shard");
   std::ofstream(bad, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() - 2);
   ExpectOpenError(bad, "truncated body");
   std::ofstream(bad, std::ios::binary | std::ios::trunc) << bytes.substr(0, 40);
@@ -70,7 +66,7 @@ TEST(Shard, RejectsWrongMagicAndTruncation) {
   wrong[0] = 'X';
   std::ofstream(bad, std::ios::binary | std::ios::trunc) << wrong;
   ExpectOpenError(bad, "bad magic");
-  ShardWriter w(TempPath("c.shard"), 100, 4);
+  ShardWriter w(testing::TempPath("c.shard"), 100, 4);
   EXPECT_THROW(w.Add({1, 2, 3, 4, 5}), ShardError);
   EXPECT_THROW(w.Add({1, 100}), ShardError);
 }

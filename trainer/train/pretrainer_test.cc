@@ -12,19 +12,12 @@
 
 #include "trainer/checkpoint/safetensors.h"
 #include "trainer/data/shard.h"
+#include "tests/util/test_files.h"
 
 namespace sbmt::trainer {
 namespace {
 
 namespace fs = std::filesystem;
-
-fs::path Fresh(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const fs::path dir = fs::path(tmp ? tmp : "/tmp") / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 // Sequences over a 1200-token vocabulary with a learnable pattern (token t + 1 follows t).
 std::string MakeShard(const fs::path& dir, const std::string& name, int count, unsigned seed) {
@@ -70,28 +63,23 @@ TrainConfig Config(const fs::path& data, const fs::path& out, const std::string&
   return c;
 }
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 TEST(Pretrainer, RunsAreBitwiseReproducibleAndResumable) {
-  const fs::path data = Fresh("pretrain_data");
+  const fs::path data = testing::FreshDir("pretrain_data");
   MakeShard(data, "train.shard", 60, 1);
   MakeShard(data, "valid.shard", 20, 2);
   std::vector<std::string> logs;
   auto log = [&](const std::string& m) { logs.push_back(m); };
 
-  const fs::path a = Fresh("run_a"), b = Fresh("run_b"), r = Fresh("run_resumed");
+  const fs::path a = testing::FreshDir("run_a"), b = testing::FreshDir("run_b"), r = testing::FreshDir("run_resumed");
   const TrainResult ra = Pretrainer(Config(data, a, "sbm"), log).Run();
   EXPECT_EQ(ra.final_step, 8);
   EXPECT_GE(ra.last_eval_loss, 0.0);
   Pretrainer(Config(data, b, "sbm"), log).Run();
-  const std::string final_a = Slurp(a / "checkpoints/step_8/model.safetensors");
+  const std::string final_a = testing::ReadFile(a / "checkpoints/step_8/model.safetensors");
   ASSERT_FALSE(final_a.empty());
-  EXPECT_EQ(final_a, Slurp(b / "checkpoints/step_8/model.safetensors"));
-  EXPECT_EQ(Slurp(a / "checkpoints/step_8/optimizer.safetensors"),
-            Slurp(b / "checkpoints/step_8/optimizer.safetensors"));
+  EXPECT_EQ(final_a, testing::ReadFile(b / "checkpoints/step_8/model.safetensors"));
+  EXPECT_EQ(testing::ReadFile(a / "checkpoints/step_8/optimizer.safetensors"),
+            testing::ReadFile(b / "checkpoints/step_8/optimizer.safetensors"));
 
   // Stop after 4 steps (a checkpoint is committed at step 4), then resume in a new trainer.
   EXPECT_EQ(Pretrainer(Config(data, r, "sbm"), log).Run(4).final_step, 4);
@@ -100,13 +88,13 @@ TEST(Pretrainer, RunsAreBitwiseReproducibleAndResumable) {
   EXPECT_EQ(resumed.steps_done, 4);
   ASSERT_FALSE(logs.empty());
   EXPECT_NE(logs.front().find("resumed from"), std::string::npos) << logs.front();
-  EXPECT_EQ(Slurp(r / "checkpoints/step_8/model.safetensors"), final_a);
-  EXPECT_EQ(Slurp(r / "checkpoints/step_8/state.json"), Slurp(a / "checkpoints/step_8/state.json"));
+  EXPECT_EQ(testing::ReadFile(r / "checkpoints/step_8/model.safetensors"), final_a);
+  EXPECT_EQ(testing::ReadFile(r / "checkpoints/step_8/state.json"), testing::ReadFile(a / "checkpoints/step_8/state.json"));
 
   // A flipped byte in the newest checkpoint: reported, and the worker resumes from step 4.
   {
     const fs::path file = r / "checkpoints/step_8/model.safetensors";
-    std::string bytes = Slurp(file);
+    std::string bytes = testing::ReadFile(file);
     bytes[bytes.size() / 2] ^= 0x10;
     std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
   }
@@ -121,10 +109,10 @@ TEST(Pretrainer, RunsAreBitwiseReproducibleAndResumable) {
 }
 
 TEST(Pretrainer, RefusesCheckpointOfAnotherConfiguration) {
-  const fs::path data = Fresh("pretrain_data2");
+  const fs::path data = testing::FreshDir("pretrain_data2");
   MakeShard(data, "train.shard", 40, 3);
   MakeShard(data, "valid.shard", 10, 4);
-  const fs::path out = Fresh("run_other");
+  const fs::path out = testing::FreshDir("run_other");
   Pretrainer(Config(data, out, "full"), [](const std::string&) {}).Run(4);
   TrainConfig other = Config(data, out, "full");
   other.model.hidden = 64;
@@ -140,18 +128,18 @@ TEST(Pretrainer, RefusesCheckpointOfAnotherConfiguration) {
 // Export -> import -> export gives the same model.safetensors bytes; the layout is
 // BertForMaskedLM's (config.json, vocab.txt, the listed tensor names).
 TEST(Pretrainer, HuggingFaceExportRoundTrips) {
-  const fs::path data = Fresh("pretrain_data3");
+  const fs::path data = testing::FreshDir("pretrain_data3");
   MakeShard(data, "train.shard", 40, 5);
   MakeShard(data, "valid.shard", 10, 6);
   { std::ofstream(data / "vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n"; }
-  TrainConfig c = Config(data, Fresh("run_export"), "sbm");
+  TrainConfig c = Config(data, testing::FreshDir("run_export"), "sbm");
   c.data.vocab = (data / "vocab.txt").string();
   Pretrainer trained(c, [](const std::string&) {});
   trained.Run(3);
-  const fs::path exported = Fresh("export_a");
+  const fs::path exported = testing::FreshDir("export_a");
   trained.ExportHuggingFace(exported.string());
   EXPECT_TRUE(fs::exists(exported / "vocab.txt"));
-  const std::string config_json = Slurp(exported / "config.json");
+  const std::string config_json = testing::ReadFile(exported / "config.json");
   EXPECT_NE(config_json.find("\"BertForMaskedLM\""), std::string::npos);
   EXPECT_NE(config_json.find("\"hidden_size\": 32"), std::string::npos);
   const SafetensorsFile weights = ReadSafetensors((exported / "model.safetensors").string());
@@ -165,7 +153,7 @@ TEST(Pretrainer, HuggingFaceExportRoundTrips) {
 
   TrainConfig d = c;  // another seed and output, initialized from the export
   d.run.seed = 99;
-  d.run.out_dir = Fresh("run_import").string();
+  d.run.out_dir = testing::FreshDir("run_import").string();
   d.model.init_from = exported.string();
   std::vector<std::string> logs;
   Pretrainer imported(d, [&](const std::string& m) { logs.push_back(m); });
@@ -174,9 +162,9 @@ TEST(Pretrainer, HuggingFaceExportRoundTrips) {
   EXPECT_NE(logs.front().find("initialized from"), std::string::npos) << logs.front();
   ASSERT_GE(logs.size(), 2u);
   EXPECT_NE(logs[1].find("eval step 0"), std::string::npos) << logs[1];
-  const fs::path again = Fresh("export_b");
+  const fs::path again = testing::FreshDir("export_b");
   imported.ExportHuggingFace(again.string());
-  EXPECT_EQ(Slurp(again / "model.safetensors"), Slurp(exported / "model.safetensors"));
+  EXPECT_EQ(testing::ReadFile(again / "model.safetensors"), testing::ReadFile(exported / "model.safetensors"));
 }
 
 }  // namespace
