@@ -28,12 +28,7 @@ void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p) {
                              : cpu_generic::sbm_membership_backward(p);
 }
 
-template void sbm_attention_forward<float>(const SbmForwardParams<float>&);
-template void sbm_attention_forward<double>(const SbmForwardParams<double>&);
-template void sbm_attention_backward<float>(const SbmBackwardParams<float>&);
-template void sbm_attention_backward<double>(const SbmBackwardParams<double>&);
-template void sbm_membership_backward<float>(const SbmMembershipBackwardParams<float>&);
-template void sbm_membership_backward<double>(const SbmMembershipBackwardParams<double>&);
+SBMT_INSTANTIATE_KERNELS
 
 }  // namespace cpu
 }  // namespace sbmt::attention

@@ -6,18 +6,8 @@
 
 #include "attention/sbm_attention_kernels.h"
 
-#define SBMT_DECLARE_CPU_KERNELS(ns)                                                \
-  namespace sbmt::attention::ns {                                                   \
-  template <typename T>                                                             \
-  void sbm_attention_forward(const SbmForwardParams<T>& p);                         \
-  template <typename T>                                                             \
-  void sbm_attention_backward(const SbmBackwardParams<T>& p);                       \
-  template <typename T>                                                             \
-  void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p);            \
-  }
-
-SBMT_DECLARE_CPU_KERNELS(cpu_generic)
-SBMT_DECLARE_CPU_KERNELS(cpu_avx2)
+SBMT_DECLARE_KERNELS(cpu_generic)
+SBMT_DECLARE_KERNELS(cpu_avx2)
 
 namespace sbmt::attention {
 // True when the CPU kernels run the AVX2 + FMA build.

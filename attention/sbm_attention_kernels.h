@@ -107,22 +107,28 @@ inline bool sbm_dropout_keep(const SbmDropout& dropout, int64_t e) {
   return static_cast<double>(words[e % 4]) >= threshold;
 }
 
-namespace reference {
-template <typename T>
-void sbm_attention_forward(const SbmForwardParams<T>& p);
-template <typename T>
-void sbm_attention_backward(const SbmBackwardParams<T>& p);
-template <typename T>
-void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p);
-}  // namespace reference
-
-namespace cpu {
-template <typename T>
-void sbm_attention_forward(const SbmForwardParams<T>& p);
-template <typename T>
-void sbm_attention_backward(const SbmBackwardParams<T>& p);
-template <typename T>
-void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p);
-}  // namespace cpu
-
 }  // namespace sbmt::attention
+
+// The three kernels, declared (SBMT_DECLARE_KERNELS) and instantiated for float and double
+// (SBMT_INSTANTIATE_KERNELS, inside the namespace) the same way in every implementation.
+#define SBMT_DECLARE_KERNELS(ns)                                                  \
+  namespace sbmt::attention::ns {                                                 \
+  template <typename T>                                                           \
+  void sbm_attention_forward(const SbmForwardParams<T>& p);                       \
+  template <typename T>                                                           \
+  void sbm_attention_backward(const SbmBackwardParams<T>& p);                     \
+  template <typename T>                                                           \
+  void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p);          \
+  }
+
+#define SBMT_INSTANTIATE_KERNELS                                                            \
+  template void sbm_attention_forward<float>(const SbmForwardParams<float>&);               \
+  template void sbm_attention_forward<double>(const SbmForwardParams<double>&);             \
+  template void sbm_attention_backward<float>(const SbmBackwardParams<float>&);             \
+  template void sbm_attention_backward<double>(const SbmBackwardParams<double>&);           \
+  template void sbm_membership_backward<float>(const SbmMembershipBackwardParams<float>&);  \
+  template void sbm_membership_backward<double>(const SbmMembershipBackwardParams<double>&);
+
+// reference:: scalar loops; cpu:: the fast kernels (dispatching to an instruction-set build).
+SBMT_DECLARE_KERNELS(reference)
+SBMT_DECLARE_KERNELS(cpu)
