@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -35,8 +36,10 @@ const SafeTensor* SafetensorsFile::Find(const std::string& name) const {
   return nullptr;
 }
 
-void WriteSafetensors(const std::string& path, const std::vector<SafeTensor>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+std::string SerializeSafetensors(const std::vector<SafeTensor>& tensors,
+                                const std::map<std::string, std::string>& metadata,
+                                const std::string& what) {
+  const std::string& path = what;
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::set<std::string> names;
@@ -56,37 +59,45 @@ void WriteSafetensors(const std::string& path, const std::vector<SafeTensor>& te
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keep the data 8-byte aligned
+  std::string out;
+  out.reserve(8 + text.size() + static_cast<size_t>(offset));
+  const uint64_t length = text.size();
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((length >> (8 * i)) & 0xff));
+  out += text;
+  for (const SafeTensor& t : tensors) out.append(t.bytes.data(), t.bytes.size());
+  return out;
+}
+
+void WriteSafetensors(const std::string& path, const std::vector<SafeTensor>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  const std::string bytes = SerializeSafetensors(tensors, metadata, path);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) Fail(path, "cannot open for writing");
-  uint64_t length = text.size();
-  char length_bytes[8];
-  for (int i = 0; i < 8; ++i) length_bytes[i] = static_cast<char>((length >> (8 * i)) & 0xff);
-  out.write(length_bytes, 8);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  for (const SafeTensor& t : tensors) {
-    out.write(t.bytes.data(), static_cast<std::streamsize>(t.bytes.size()));
-  }
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.flush();
   if (!out) Fail(path, "write failed");
 }
 
 SafetensorsFile ReadSafetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::ifstream in(path, std::ios::binary);
   if (!in) Fail(path, "cannot open for reading");
-  const int64_t file_size = static_cast<int64_t>(in.tellg());
-  in.seekg(0);
-  unsigned char length_bytes[8];
-  if (file_size < 8 || !in.read(reinterpret_cast<char*>(length_bytes), 8)) {
-    Fail(path, "truncated: no header length");
-  }
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return ParseSafetensors(bytes, path);
+}
+
+SafetensorsFile ParseSafetensors(const std::string& bytes, const std::string& what) {
+  const std::string& path = what;
+  const int64_t file_size = static_cast<int64_t>(bytes.size());
+  if (file_size < 8) Fail(path, "truncated: no header length");
   uint64_t length = 0;
-  for (int i = 0; i < 8; ++i) length |= static_cast<uint64_t>(length_bytes[i]) << (8 * i);
+  for (int i = 0; i < 8; ++i) {
+    length |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  }
   if (length > static_cast<uint64_t>(file_size - 8) || length > (uint64_t{100} << 20)) {
     Fail(path, "header length " + std::to_string(length) + " exceeds the file (" +
                    std::to_string(file_size) + " bytes)");
   }
-  std::string text(length, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(length));
+  const std::string text = bytes.substr(8, length);
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text);
@@ -131,11 +142,8 @@ SafetensorsFile ReadSafetensors(const std::string& path) {
                        " bytes, data_offsets give " + std::to_string(offsets[1] - offsets[0]));
       }
       ranges.emplace_back(offsets[0], offsets[1]);
-      t.bytes.resize(offsets[1] - offsets[0]);
-      in.seekg(data_start + offsets[0]);
-      if (!in.read(t.bytes.data(), static_cast<std::streamsize>(t.bytes.size()))) {
-        Fail(path, where + ": data truncated");
-      }
+      t.bytes.assign(bytes.begin() + data_start + offsets[0],
+                     bytes.begin() + data_start + offsets[1]);
     } catch (const nlohmann::json::exception& e) {
       Fail(path, where + ": malformed entry: " + e.what());
     }

@@ -42,6 +42,13 @@ int64_t SafetensorsElementSize(const std::string& dtype);  // 0 for an unknown d
 void WriteSafetensors(const std::string& path, const std::vector<SafeTensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
+// The same file as bytes in memory (checkpoints hash and store them without a temporary file);
+// `what` names the data in errors.
+std::string SerializeSafetensors(const std::vector<SafeTensor>& tensors,
+                                const std::map<std::string, std::string>& metadata = {},
+                                const std::string& what = "<memory>");
+SafetensorsFile ParseSafetensors(const std::string& bytes, const std::string& what);
+
 // Reads and validates (header length, JSON, dtypes, shapes against offsets, offsets inside the
 // file and not overlapping). Errors name the file and the tensor or field.
 SafetensorsFile ReadSafetensors(const std::string& path);

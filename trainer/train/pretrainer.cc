@@ -45,21 +45,6 @@ std::string Format(const char* fmt, ...) {
   return buf;
 }
 
-std::string ToBytes(const std::vector<SafeTensor>& tensors, const std::string& tmp) {
-  WriteSafetensors(tmp, tensors, {{"format", "pt"}});
-  std::ifstream in(tmp, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::filesystem::remove(tmp);
-  return bytes;
-}
-
-SafetensorsFile FromBytes(const std::string& bytes, const std::string& tmp) {
-  { std::ofstream(tmp, std::ios::binary) << bytes; }
-  SafetensorsFile f = ReadSafetensors(tmp);
-  std::filesystem::remove(tmp);
-  return f;
-}
-
 }  // namespace
 
 struct Pretrainer::State {
@@ -170,9 +155,8 @@ struct Pretrainer::State {
         {"config_digest", config.Digest()},
         {"world_size", 1},
         {"torch_rng", std::vector<uint8_t>(rng.data_ptr<uint8_t>(), rng.data_ptr<uint8_t>() + rng.numel())}};
-    const std::string tmp = (std::filesystem::path(store.root()) / ".serialize.tmp").string();
-    return store.Save(step, {{"model.safetensors", ToBytes(weights, tmp)},
-                             {"optimizer.safetensors", ToBytes(moments, tmp)},
+    return store.Save(step, {{"model.safetensors", SerializeSafetensors(weights, {{"format", "pt"}})},
+                             {"optimizer.safetensors", SerializeSafetensors(moments, {{"format", "pt"}})},
                              {"state.json", state.dump(1)}});
   }
 
@@ -202,9 +186,10 @@ struct Pretrainer::State {
                             state["config_digest"].get<std::string>() + ", this run " +
                             config.Digest() + "); use another run.out_dir");
     }
-    const std::string tmp = (std::filesystem::path(store.root()) / ".deserialize.tmp").string();
-    const SafetensorsFile weights = FromBytes(c->files.at("model.safetensors"), tmp);
-    const SafetensorsFile moments = FromBytes(c->files.at("optimizer.safetensors"), tmp);
+    const SafetensorsFile weights =
+        ParseSafetensors(c->files.at("model.safetensors"), c->dir + "/model.safetensors");
+    const SafetensorsFile moments =
+        ParseSafetensors(c->files.at("optimizer.safetensors"), c->dir + "/optimizer.safetensors");
     for (auto& [name, p] : params) {
       const SafeTensor* w = weights.Find(name);
       if (!w) throw CheckpointError(c->dir + "/model.safetensors: missing tensor '" + name + "'");
