@@ -108,8 +108,12 @@ GraphEdges SampleGraph(const FastRgParams& p, int64_t bi, int64_t hi, bool paral
   const float* y = p.y + g * p.n_q * k;
   const std::vector<float> wz = KeyWeights(p.z + g * p.n_k * k, p.n_k, k, kv, p.eps);
 
-  // Alias tables over keys, one per membership column (the last one is the eps column).
-  AliasTables tz(k1, p.n_k);
+  // Alias tables over keys, one per membership column (the last one is the eps column). They
+  // end at the last valid key, so trailing padding (a batch's width) does not change which
+  // edges a sequence gets: the same example samples the same graph in any batch.
+  int64_t key_span = p.n_k;
+  while (kv != nullptr && key_span > 0 && kv[key_span - 1] == 0) --key_span;
+  AliasTables tz(k1, key_span);
   std::vector<double> zsum(k1, 0.0);
 #pragma omp parallel for schedule(dynamic, 4) if (parallel)
   for (int64_t v = 0; v < k1; ++v) zsum[v] = tz.Build(v, wz.data() + v, k1);
@@ -138,7 +142,7 @@ GraphEdges SampleGraph(const FastRgParams& p, int64_t bi, int64_t hi, bool paral
   }
   t[k] = static_cast<double>(p.eps) * zsum[k];
 
-  const uint64_t stream = StreamId({p.step, p.layer, static_cast<uint64_t>(bi),
+  const uint64_t stream = StreamId({p.step, p.layer, p.batch_offset + static_cast<uint64_t>(bi),
                                     static_cast<uint64_t>(hi), kPurposeEdges});
   auto row_valid = [&](int64_t i) { return qv == nullptr || qv[i] != 0; };
   auto has_loop = [&](int64_t i) {

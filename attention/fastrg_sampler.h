@@ -16,7 +16,7 @@
 //     i whose key i exists and is valid.
 //
 // Randomness: row i of graph (b, h) draws its edge count from a Philox stream keyed by
-// (seed, step, layer, b, h) at offset i * 2^32, then the 64-bit key of a SplitMix64 counter
+// (seed, step, layer, batch_offset + b, h) at offset i * 2^32, then the 64-bit key of a SplitMix64 counter
 // stream that draws the row's edges (Philox per edge would cost more than everything else). The
 // edges therefore depend only on the inputs and those keys, not on thread count or scheduling.
 //
@@ -46,6 +46,9 @@ struct FastRgParams {
   uint64_t seed = 0;
   uint64_t step = 0;
   uint64_t layer = 0;
+  // Index of this batch's first example in the global batch: the graphs of an example do not
+  // depend on how the global batch is split over ranks and micro-steps.
+  uint64_t batch_offset = 0;
 };
 
 // A batch of graphs in one CSR: row r = g * n_q + i (graph g = b * heads + h, query i); the

@@ -126,6 +126,66 @@ TEST(FastRgSampler, SameEdgesForOneAndTwoThreads) {
   }
 }
 
+TEST(FastRgSampler, ASliceOfTheBatchWithItsOffsetSamplesTheSameGraphs) {
+  // A rank or micro-step that holds examples [2, 4) of a batch of 4 samples what the whole batch
+  // samples for them: graphs do not depend on how the global batch is split.
+  const int64_t heads = 2, n = 50, k = 8;
+  Inputs all = MakeInputs(4, heads, n, n, k, 0.2, 3);
+  all.params.seed = 5;
+  all.params.step = 11;
+  const SbmGraph whole = fastrg_sample(all.params);
+  FastRgParams slice = all.params;
+  slice.batch = 2;
+  slice.batch_offset = 2;
+  slice.y += 2 * heads * n * k;
+  slice.z += 2 * heads * n * k;
+  const SbmGraph part = fastrg_sample(slice);
+  const int64_t first_row = 2 * heads * n;
+  ASSERT_EQ(part.row_ptr.size(), 2 * heads * n + 1);
+  for (int64_t r = 0; r < 2 * heads * n; ++r) {
+    const int64_t w0 = whole.row_ptr[first_row + r], w1 = whole.row_ptr[first_row + r + 1];
+    const std::vector<int32_t> expected(whole.col.begin() + w0, whole.col.begin() + w1);
+    const std::vector<int32_t> got(part.col.begin() + part.row_ptr[r], part.col.begin() + part.row_ptr[r + 1]);
+    ASSERT_EQ(got, expected) << "row " << r;
+  }
+  // Without the offset the slice would reuse examples 0 and 1's randomness.
+  slice.batch_offset = 0;
+  EXPECT_NE(fastrg_sample(slice).col, part.col);
+}
+
+TEST(FastRgSampler, TrailingPaddingDoesNotChangeTheGraph) {
+  // One example of 40 tokens, alone (width 40) or padded to width 57 in a wider batch.
+  const int64_t heads = 2, n = 40, wide = 57, k = 8;
+  Inputs tight = MakeInputs(1, heads, n, n, k, 0.3, 4);
+  Inputs padded = MakeInputs(1, heads, wide, wide, k, 0.3, 4);
+  for (int64_t h = 0; h < heads; ++h) {  // the same memberships for the 40 real tokens
+    for (int64_t i = 0; i < n * k; ++i) {
+      padded.y[h * wide * k + i] = tight.y[h * n * k + i];
+      padded.z[h * wide * k + i] = tight.z[h * n * k + i];
+    }
+  }
+  padded.b = tight.b;
+  padded.params.b = padded.b.data();
+  std::vector<uint8_t> valid(wide, 0);
+  std::fill(valid.begin(), valid.begin() + n, 1);
+  padded.params.key_valid = valid.data();
+  padded.params.query_valid = valid.data();
+  for (FastRgParams* p : {&tight.params, &padded.params}) {
+    p->seed = 8;
+    p->self_loops = true;
+  }
+  const SbmGraph a = fastrg_sample(tight.params), b = fastrg_sample(padded.params);
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t ra = h * n + i, rb = h * wide + i;
+      const std::vector<int32_t> ea(a.col.begin() + a.row_ptr[ra], a.col.begin() + a.row_ptr[ra + 1]);
+      const std::vector<int32_t> eb(b.col.begin() + b.row_ptr[rb], b.col.begin() + b.row_ptr[rb + 1]);
+      ASSERT_EQ(ea, eb) << "head " << h << " row " << i;
+    }
+  }
+  EXPECT_GT(a.edges(), 0);
+}
+
 TEST(FastRgSampler, RowsAreSortedUniqueAndRespectPadding) {
   Inputs in = MakeInputs(2, 2, 50, 40, 4, 8.0, 3);  // dense enough for many duplicates
   in.query_valid.assign(2 * 50, 1);

@@ -62,7 +62,7 @@ torch::Tensor OwningTensor(std::vector<T>&& values, torch::ScalarType dtype) {
 }
 
 uint64_t DropoutStream(const SbmOpOptions& o) {
-  return StreamId({o.step, o.layer, kPurposeDropout});
+  return StreamId({o.step, o.layer, o.batch_offset, kPurposeDropout});
 }
 
 // The optional masks travel in a struct: autograd's apply() cannot take undefined tensors as
@@ -105,6 +105,7 @@ class SbmAttentionFunction : public torch::autograd::Function<SbmAttentionFuncti
     sp.seed = o.seed;
     sp.step = o.step;
     sp.layer = o.layer;
+    sp.batch_offset = o.batch_offset;
     SbmGraph graph = fastrg_sample(sp);
 
     const int64_t graphs = batch * heads;

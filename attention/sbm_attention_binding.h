@@ -21,6 +21,7 @@ struct SbmOpOptions {
   uint64_t seed = 0;
   uint64_t step = 0;
   uint64_t layer = 0;
+  uint64_t batch_offset = 0;  // global index of the batch's first example (FastRgParams)
 };
 
 struct SbmOpResult {

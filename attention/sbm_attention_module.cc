@@ -61,6 +61,7 @@ AttentionOutput SbmAttention::forward(const torch::Tensor& q, const torch::Tenso
   op.seed = options_.seed;
   op.step = step_;
   op.layer = options_.layer;
+  op.batch_offset = batch_offset_;
   SbmOpResult r = sbm_attention(q.contiguous(), k.contiguous(), v.contiguous(), y.contiguous(),
                                 z.contiguous(), b.contiguous(), key_valid, query_valid, op);
 

@@ -121,7 +121,7 @@ const std::vector<Field>& Schema() {
       Number("optim.total_steps", true, &T::optim, &OptimConfig::total_steps, int64_t{1}, kBig, "an integer"),
       Number("optim.weight_decay", true, &T::optim, &OptimConfig::weight_decay, 0.0, 10.0, "a number"),
       Number("optim.clip_norm", true, &T::optim, &OptimConfig::clip_norm, 0.0, 1e9, "a number"),
-      Number("optim.accumulation", true, &T::optim, &OptimConfig::accumulation, int64_t{1}, int64_t{1} << 16, "an integer"),
+      Number("optim.accumulation", false, &T::optim, &OptimConfig::accumulation, int64_t{1}, int64_t{1} << 16, "an integer"),
       {"run.seed", true,
        [](TrainConfig& c, const YAML::Node& n) { c.run.seed = As<uint64_t>(n, "a non-negative integer"); },
        [](const TrainConfig& c) { return Str(c.run.seed); }},
@@ -132,6 +132,10 @@ const std::vector<Field>& Schema() {
       Number("run.checkpoint_every", false, &T::run, &RunConfig::checkpoint_every, int64_t{1}, kBig, "an integer"),
       Number("run.keep_checkpoints", false, &T::run, &RunConfig::keep_checkpoints, int64_t{1}, int64_t{1000}, "an integer"),
       Number("run.threads", false, &T::run, &RunConfig::threads, int64_t{0}, int64_t{4096}, "an integer"),
+      Text("dist.backend", false, &T::dist, &DistConfig::backend, {"auto", "mpi", "nccl"}),
+      Number("dist.timeout_s", false, &T::dist, &DistConfig::timeout_s, int64_t{1}, int64_t{86400}, "an integer"),
+      Number("dist.bucket_mb", false, &T::dist, &DistConfig::bucket_mb, 0.001, 4096.0, "a number"),
+      Number("dist.first_bucket_mb", false, &T::dist, &DistConfig::first_bucket_mb, 0.001, 4096.0, "a number"),
   };
   return fields;
 }

@@ -50,7 +50,7 @@ struct OptimConfig {
   int64_t total_steps = 100000;
   double weight_decay = 0.01;
   double clip_norm = 1.0;
-  int64_t accumulation = 1;
+  int64_t accumulation = 1;  // micro-steps per optimizer step on each rank
 };
 
 struct RunConfig {
@@ -64,11 +64,20 @@ struct RunConfig {
   int64_t threads = 0;  // 0: all cores of this rank
 };
 
+// Data-parallel settings (trainer/dist); none changes the math, so none is in the digest.
+struct DistConfig {
+  std::string backend = "auto";  // auto: in-process for one rank, else MPI | mpi | nccl
+  int64_t timeout_s = 300;       // a collective running longer aborts the job (watchdog)
+  double bucket_mb = 25;         // gradient buckets reduced during backward
+  double first_bucket_mb = 1;    // the first is small, so communication starts early
+};
+
 struct TrainConfig {
   ModelConfig model;
   DataConfig data;
   OptimConfig optim;
   RunConfig run;
+  DistConfig dist;
 
   // Canonical text of every setting, and a hash of the settings that must match to resume
   // (model shape and data order; not logging or paths).

@@ -29,6 +29,8 @@ struct InProcessWorld::Slot {
 class InProcessCommunicator : public Communicator {
  public:
   InProcessCommunicator(InProcessWorld* world, int rank) : world_(world), rank_(rank) {}
+  explicit InProcessCommunicator(std::shared_ptr<InProcessWorld> owned)
+      : owned_(std::move(owned)), world_(owned_.get()), rank_(0) {}
 
   int rank() const override { return rank_; }
   int size() const override { return world_->size(); }
@@ -55,6 +57,7 @@ class InProcessCommunicator : public Communicator {
   }
 
  private:
+  std::shared_ptr<InProcessWorld> owned_;  // set for Single()
   InProcessWorld* world_;
   const int rank_;
   uint64_t next_ = 0;
@@ -72,6 +75,10 @@ std::unique_ptr<Communicator> InProcessWorld::Connect(int rank) {
                                 std::to_string(size_) + "), got " + std::to_string(rank));
   }
   return std::make_unique<InProcessCommunicator>(this, rank);
+}
+
+std::unique_ptr<Communicator> InProcessWorld::Single() {
+  return std::make_unique<InProcessCommunicator>(std::make_shared<InProcessWorld>(1));
 }
 
 void InProcessWorld::DropRank(int rank, uint64_t from_sequence) {

@@ -36,6 +36,9 @@ class InProcessWorld {
 
   int size() const { return size_; }
 
+  // A world of one that its communicator owns: training without a launcher.
+  static std::unique_ptr<Communicator> Single();
+
  private:
   friend class InProcessCommunicator;
   struct Slot;

@@ -112,9 +112,9 @@ BertForMaskedLM::BertForMaskedLM(const ModelConfig& c, uint64_t seed) : config_(
   InitWeights(*this);
 }
 
-void BertForMaskedLM::set_step(uint64_t step) {
+void BertForMaskedLM::set_step(uint64_t step, uint64_t first_example) {
   for (Layer& l : layers_) {
-    if (l.sbm) l.sbm->set_step(step);
+    if (l.sbm) l.sbm->set_step(step, first_example);
   }
 }
 

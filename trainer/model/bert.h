@@ -36,8 +36,10 @@ class BertForMaskedLM : public torch::nn::Module {
   BertOutput forward(const torch::Tensor& input_ids, const torch::Tensor& valid,
                      const torch::Tensor& masked_positions);
 
-  // Keys the SBM graphs of the next forward (training step, or an evaluation-specific value).
-  void set_step(uint64_t step);
+  // Keys the SBM graphs of the next forward (training step, or an evaluation-specific value);
+  // first_example: the global index of the batch's first example when it is a slice of the
+  // global batch (a rank's share, a micro-step), so graphs do not depend on the split.
+  void set_step(uint64_t step, uint64_t first_example = 0);
 
  private:
   struct Layer {

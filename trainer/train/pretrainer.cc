@@ -18,6 +18,8 @@
 #include "trainer/checkpoint/tensor_io.h"
 #include "trainer/data/mlm_masking.h"
 #include "trainer/data/shard_dataset.h"
+#include "trainer/dist/gradient_reducer.h"
+#include "trainer/dist/in_process_communicator.h"
 #include "trainer/model/bert.h"
 
 namespace sbmt::trainer {
@@ -45,6 +47,35 @@ std::string Format(const char* fmt, ...) {
   return buf;
 }
 
+// The checkpoint's files, in the order rank 0 broadcasts them.
+const char* const kCheckpointFiles[] = {"model.safetensors", "optimizer.safetensors", "state.json"};
+
+// Seed of torch's generator (hidden dropout) for the micro-batch whose first example has global
+// index `first_example` in step `step`: the same for any split of the global batch over ranks and
+// micro-steps, and nothing to save in checkpoints.
+uint64_t StepSeed(uint64_t seed, int64_t step, int64_t first_example) {
+  uint64_t z = seed ^ (static_cast<uint64_t>(step) * 0x9E3779B97F4A7C15ull) ^
+               (static_cast<uint64_t>(first_example) * 0xD1B54A32D192ED03ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return (z ^ (z >> 31)) >> 1;  // torch seeds are taken as int64
+}
+
+// Rows [row0, row0 + rows) of a batch, as wide as their longest sequence.
+TokenBatch Rows(const TokenBatch& b, int64_t row0, int64_t rows) {
+  TokenBatch part;
+  part.rows = rows;
+  part.lengths.assign(b.lengths.begin() + row0, b.lengths.begin() + row0 + rows);
+  part.sequence_ids.assign(b.sequence_ids.begin() + row0, b.sequence_ids.begin() + row0 + rows);
+  for (int32_t len : part.lengths) part.width = std::max<int64_t>(part.width, len);
+  part.tokens.reserve(rows * part.width);
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto first = b.tokens.begin() + (row0 + r) * b.width;
+    part.tokens.insert(part.tokens.end(), first, first + part.width);
+  }
+  return part;
+}
+
 }  // namespace
 
 struct Pretrainer::State {
@@ -57,11 +88,51 @@ struct Pretrainer::State {
   CheckpointStore store;
   int64_t step = 0;
   DataPosition position;
+  std::unique_ptr<dist::Communicator> own_comm;  // the world of one, without a given communicator
+  dist::Communicator* comm;
+  std::chrono::milliseconds timeout;
+  std::unique_ptr<dist::GradientReducer> reducer;
 
-  State(TrainConfig c, Log l)
+  State(TrainConfig c, Log l, dist::Communicator* given)
       : config(std::move(c)), log(std::move(l)),
         store((std::filesystem::path(config.run.out_dir) / "checkpoints").string(),
-              static_cast<int>(config.run.keep_checkpoints)) {}
+              static_cast<int>(config.run.keep_checkpoints)),
+        own_comm(given ? nullptr : dist::InProcessWorld::Single()),
+        comm(given ? given : own_comm.get()),
+        timeout(std::chrono::seconds(config.dist.timeout_s)) {}
+
+  void Say(const std::string& message) const {  // logs on rank 0 only
+    if (comm->rank() == 0) log(message);
+  }
+
+  // Sums `values` over the ranks, in place.
+  template <typename T>
+  void SumOverRanks(std::vector<T>& values) const {
+    comm->AllReduce(dist::Buffer::Of(values.data(), static_cast<int64_t>(values.size())),
+                    dist::ReduceOp::kSum)
+        ->Wait(timeout);
+  }
+
+  // Every rank must run the same configuration: compares digests at start.
+  void CheckSameConfigEverywhere() const {
+    std::string mine = config.Digest();
+    mine.resize(64, ' ');
+    std::vector<uint8_t> all(64 * comm->size());
+    comm->AllGather(dist::Buffer::Of(reinterpret_cast<uint8_t*>(mine.data()), 64),
+                    dist::Buffer::Of(all.data(), static_cast<int64_t>(all.size())))
+        ->Wait(timeout);
+    std::string differing;
+    for (int r = 1; r < comm->size(); ++r) {
+      if (std::memcmp(all.data() + 64 * r, all.data(), 64) != 0) {
+        differing += (differing.empty() ? "" : ", ") + std::to_string(r);
+      }
+    }
+    if (!differing.empty()) {
+      throw ConfigError("the configuration differs across ranks (digest of rank 0: " +
+                        config.Digest().substr(0, 16) + "; ranks " + differing +
+                        " differ): start every rank with the same --config and --set values");
+    }
+  }
 
   double LearningRate(int64_t s) const {  // s: the step being taken, from 0
     const OptimConfig& o = config.optim;
@@ -71,19 +142,14 @@ struct Pretrainer::State {
     return o.lr * std::max(0.0, (o.total_steps - t) / std::max(1.0, left));
   }
 
-  // Masks a batch and runs the model; returns (loss incl. regularizer, correct, masked, density).
-  struct Forward {
-    torch::Tensor loss, mlm_loss;
-    int64_t correct = 0, masked = 0, tokens = 0;
-    double density = 0;
+  // A micro-batch, masked: the model's inputs and the MLM targets.
+  struct Prepared {
+    MaskedBatch masked;
+    torch::Tensor ids, valid;
+    int64_t rows = 0, tokens = 0;
   };
-  Forward Run(const TokenBatch& b, int64_t epoch, int64_t row0, int64_t rows) {
-    TokenBatch part;
-    part.rows = rows;
-    part.width = b.width;
-    part.tokens.assign(b.tokens.begin() + row0 * b.width, b.tokens.begin() + (row0 + rows) * b.width);
-    part.lengths.assign(b.lengths.begin() + row0, b.lengths.begin() + row0 + rows);
-    part.sequence_ids.assign(b.sequence_ids.begin() + row0, b.sequence_ids.begin() + row0 + rows);
+  Prepared Prepare(const TokenBatch& b, int64_t epoch, int64_t row0, int64_t rows) const {
+    const TokenBatch part = Rows(b, row0, rows);
     MaskingOptions mo;
     mo.seed = config.run.seed;
     mo.epoch = epoch;
@@ -93,47 +159,67 @@ struct Pretrainer::State {
     mo.sep_id = kSep;
     mo.pad_id = kPad;
     mo.mask_id = kMask;
-    MaskedBatch m = MaskTokens(part, mo);
+    Prepared p;
+    p.masked = MaskTokens(part, mo);
+    p.rows = rows;
+    for (int32_t len : part.lengths) p.tokens += len;
+    p.ids = torch::tensor(p.masked.inputs, torch::kLong).reshape({rows, part.width});
+    p.valid = torch::tensor(part.tokens, torch::kLong).reshape({rows, part.width}) != kPad;
+    return p;
+  }
+
+  // Runs the model on a prepared micro-batch. `loss` is its share of the step's loss: the sum of
+  // its masked tokens' cross-entropy over the global batch's masked-token count, plus the
+  // regularizer weighted by its share of the global batch's rows; summed over micro-batches and
+  // ranks, that is the loss of the global batch whatever the split.
+  struct Forward {
+    torch::Tensor loss;
+    double mlm_loss_sum = 0;
+    int64_t correct = 0;
+    double density = 0;
+  };
+  Forward Run(const Prepared& p, int64_t global_masked, int64_t global_rows) {
+    const int64_t masked = static_cast<int64_t>(p.masked.positions.size());
+    torch::Tensor positions = torch::tensor(p.masked.positions, torch::kLong);
+    BertOutput out = model->forward(p.ids, p.valid, positions);
     Forward f;
-    f.masked = static_cast<int64_t>(m.positions.size());
-    for (int32_t len : part.lengths) f.tokens += len;
-    torch::Tensor ids = torch::tensor(m.inputs, torch::kLong).reshape({rows, b.width});
-    torch::Tensor valid = torch::tensor(part.tokens, torch::kLong).reshape({rows, b.width}) != kPad;
-    if (f.masked == 0) {  // nothing to predict: the regularizer alone
-      BertOutput out = model->forward(ids, valid, torch::zeros({0}, torch::kLong));
-      f.loss = out.regularizer;
-      f.mlm_loss = torch::zeros({});
-      return f;
+    f.loss = out.regularizer * (static_cast<double>(p.rows) / global_rows);
+    if (masked > 0) {
+      torch::Tensor labels = torch::tensor(p.masked.labels, torch::kLong);
+      torch::Tensor ce = torch::cross_entropy_loss(out.logits, labels, {},
+                                                   at::Reduction::Sum);
+      f.loss = f.loss + ce / static_cast<double>(global_masked);
+      f.mlm_loss_sum = ce.item<double>();
+      f.correct = (out.logits.argmax(1) == labels).sum().item<int64_t>();
     }
-    torch::Tensor positions = torch::tensor(m.positions, torch::kLong);
-    torch::Tensor labels = torch::tensor(m.labels, torch::kLong);
-    BertOutput out = model->forward(ids, valid, positions);
-    f.mlm_loss = torch::cross_entropy_loss(out.logits, labels);
-    f.loss = f.mlm_loss + out.regularizer;
-    f.correct = (out.logits.argmax(1) == labels).sum().item<int64_t>();
     for (const attention::AttentionStats& st : out.layer_stats) {
       f.density += st.density.mean().item<double>() / static_cast<double>(out.layer_stats.size());
     }
     return f;
   }
 
+  // Loss and MLM accuracy on the first eval_batches validation batches; the batches are shared
+  // out over the ranks and the sums combined.
   std::pair<double, double> Evaluate() {
     model->eval();
     torch::NoGradGuard no_grad;
     DataPosition p;  // the same batches every evaluation
-    double loss = 0, correct = 0, masked = 0;
+    std::vector<double> sums = {0, 0, 0};  // loss, correct, masked
     const int64_t batch = std::min<int64_t>(config.data.global_batch, valid->size());
     const int64_t batches = std::min<int64_t>(config.run.eval_batches, valid->BatchesPerEpoch(batch));
     for (int64_t i = 0; i < batches; ++i) {
-      model->set_step(kEvalStepBase + static_cast<uint64_t>(i));
       TokenBatch b = valid->Next(p, batch, 0, 1, kPad);
-      Forward f = Run(b, 0, 0, b.rows);
-      loss += f.mlm_loss.item<double>() * f.masked;
-      correct += f.correct;
-      masked += f.masked;
+      if (i % comm->size() != comm->rank()) continue;
+      model->set_step(kEvalStepBase + static_cast<uint64_t>(i));
+      const Prepared prepared = Prepare(b, 0, 0, b.rows);
+      const Forward f = Run(prepared, 1, b.rows);
+      sums[0] += f.mlm_loss_sum;
+      sums[1] += static_cast<double>(f.correct);
+      sums[2] += static_cast<double>(prepared.masked.positions.size());
     }
+    SumOverRanks(sums);
     model->train();
-    return {masked > 0 ? loss / masked : 0.0, masked > 0 ? correct / masked : 0.0};
+    return {sums[2] > 0 ? sums[0] / sums[2] : 0.0, sums[2] > 0 ? sums[1] / sums[2] : 0.0};
   }
 
   std::string Save() {
@@ -147,14 +233,12 @@ struct Pretrainer::State {
         moments.push_back(ToSafeTensor(name + ".exp_avg_sq", st.exp_avg_sq()));
       }
     }
-    torch::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
     nlohmann::json state = {
         {"step", step},
         {"epoch", position.epoch},
         {"batch", position.batch},
         {"config_digest", config.Digest()},
-        {"world_size", 1},
-        {"torch_rng", std::vector<uint8_t>(rng.data_ptr<uint8_t>(), rng.data_ptr<uint8_t>() + rng.numel())}};
+        {"world_size", comm->size()}};
     return store.Save(step, {{"model.safetensors", SerializeSafetensors(weights, {{"format", "pt"}})},
                              {"optimizer.safetensors", SerializeSafetensors(moments, {{"format", "pt"}})},
                              {"state.json", state.dump(1)}});
@@ -173,12 +257,42 @@ struct Pretrainer::State {
     const std::vector<std::string> kept =
         LoadTensors(hf.weights, model->named_parameters(), dir + "/model.safetensors",
                     {".sbm.", ".linformer.", ".nystrom."});
-    log(Format("initialized from %s (%zu parameters kept their initialization)", dir.c_str(),
+    Say(Format("initialized from %s (%zu parameters kept their initialization)", dir.c_str(),
                kept.size()));
   }
 
+  // Rank 0 loads the newest committed checkpoint that verifies and sends its files to every
+  // rank, so all resume from the same step even without a shared filesystem.
+  std::optional<LoadedCheckpoint> LoadLatestEverywhere() {
+    std::optional<LoadedCheckpoint> c;
+    std::vector<int64_t> header(2 + std::size(kCheckpointFiles), 0);  // found, step, sizes
+    if (comm->rank() == 0) {
+      c = store.LoadLatest(log);
+      if (c) {
+        header[0] = 1;
+        header[1] = c->step;
+        for (size_t f = 0; f < std::size(kCheckpointFiles); ++f) {
+          header[2 + f] = static_cast<int64_t>(c->files.at(kCheckpointFiles[f]).size());
+        }
+      }
+    }
+    comm->Broadcast(dist::Buffer::Of(header.data(), static_cast<int64_t>(header.size())), 0)
+        ->Wait(timeout);
+    if (header[0] == 0) return std::nullopt;
+    if (comm->rank() != 0) {
+      c = LoadedCheckpoint{header[1], store.root() + "/step_" + std::to_string(header[1]), {}};
+    }
+    for (size_t f = 0; f < std::size(kCheckpointFiles); ++f) {
+      std::string& bytes = c->files[kCheckpointFiles[f]];
+      bytes.resize(static_cast<size_t>(header[2 + f]));
+      comm->Broadcast(dist::Buffer::Of(reinterpret_cast<uint8_t*>(bytes.data()), header[2 + f]), 0)
+          ->Wait(timeout);
+    }
+    return c;
+  }
+
   bool Resume() {
-    std::optional<LoadedCheckpoint> c = store.LoadLatest(log);
+    std::optional<LoadedCheckpoint> c = LoadLatestEverywhere();
     if (!c) return false;
     const nlohmann::json state = nlohmann::json::parse(c->files.at("state.json"));
     if (state["config_digest"] != config.Digest()) {
@@ -207,19 +321,21 @@ struct Pretrainer::State {
         optimizer->state()[c10::guts::to_string(p.unsafeGetTensorImpl())] = std::move(st);
       }
     }
-    std::vector<uint8_t> rng = state["torch_rng"].get<std::vector<uint8_t>>();
-    at::Generator generator = at::detail::getDefaultCPUGenerator();
-    generator.set_state(
-        torch::from_blob(rng.data(), {static_cast<int64_t>(rng.size())}, torch::kUInt8).clone());
     step = state["step"].get<int64_t>();
     position = {state["epoch"].get<int64_t>(), state["batch"].get<int64_t>()};
-    log(Format("resumed from %s (step %lld)", c->dir.c_str(), static_cast<long long>(step)));
+    const int written_by = state.value("world_size", 1);
+    Say(Format("resumed from %s (step %lld)", c->dir.c_str(), static_cast<long long>(step)));
+    if (written_by != comm->size()) {
+      Say(Format("the checkpoint was written at world size %d, this run has %d: same global "
+                 "batch and data order; float sums may round differently",
+                 written_by, comm->size()));
+    }
     return true;
   }
 };
 
-Pretrainer::Pretrainer(TrainConfig config, Log log)
-    : s_(std::make_unique<State>(std::move(config), std::move(log))) {
+Pretrainer::Pretrainer(TrainConfig config, Log log, dist::Communicator* comm)
+    : s_(std::make_unique<State>(std::move(config), std::move(log), comm)) {
   State& s = *s_;
   const int threads = s.config.run.threads > 0
                           ? static_cast<int>(s.config.run.threads)
@@ -236,9 +352,24 @@ Pretrainer::Pretrainer(TrainConfig config, Log log)
                       " tokens, more than model.max_positions (" +
                       std::to_string(s.config.model.max_positions) + ")");
   }
-  if (s.config.data.global_batch % s.config.optim.accumulation != 0) {
-    throw ConfigError("data.global_batch must be a multiple of optim.accumulation");
+  const int world = s.comm->size();
+  const int64_t split = world * s.config.optim.accumulation;  // micro-batches per global batch
+  if (s.config.data.global_batch % split != 0) {
+    std::string near;
+    const int64_t per_step = s.config.data.global_batch / s.config.optim.accumulation;
+    for (int64_t w = 1; w <= per_step && near.size() < 40; ++w) {
+      if (s.config.data.global_batch % (w * s.config.optim.accumulation) == 0 &&
+          std::abs(w - world) <= std::max(2, world / 2)) {
+        near += (near.empty() ? "" : ", ") + std::to_string(w);
+      }
+    }
+    throw ConfigError("data.global_batch (" + std::to_string(s.config.data.global_batch) +
+                      ") does not split into world size " + std::to_string(world) + " x " +
+                      "optim.accumulation (" + std::to_string(s.config.optim.accumulation) +
+                      ") equal micro-batches; world sizes near " + std::to_string(world) +
+                      " that do: " + (near.empty() ? "none" : near));
   }
+  s.CheckSameConfigEverywhere();
   if (!s.config.data.valid.empty()) {
     s.valid = std::make_unique<ShardDataset>(std::vector<std::string>{s.config.data.valid}, 0);
   }
@@ -260,6 +391,13 @@ Pretrainer::Pretrainer(TrainConfig config, Log log)
                                         .weight_decay(0.0)
                                         .eps(1e-6)));
   s.optimizer = std::make_unique<torch::optim::AdamW>(std::move(groups));
+  std::vector<torch::Tensor> tensors;
+  for (const auto& [name, p] : s.params) tensors.push_back(p);
+  dist::ReducerOptions reducer;
+  reducer.bucket_bytes = static_cast<int64_t>(s.config.dist.bucket_mb * (1 << 20));
+  reducer.first_bucket_bytes = static_cast<int64_t>(s.config.dist.first_bucket_mb * (1 << 20));
+  reducer.timeout = s.timeout;
+  s.reducer = std::make_unique<dist::GradientReducer>(*s.comm, std::move(tensors), reducer);
 }
 
 Pretrainer::~Pretrainer() = default;
@@ -276,35 +414,54 @@ TrainResult Pretrainer::Run(int64_t max_steps) {
   State& s = *s_;
   const TrainConfig& c = s.config;
   if (!s.Resume() && !c.model.init_from.empty()) s.InitFrom(c.model.init_from);
+  {  // every rank starts from rank 0's weights (whatever each initialized or loaded)
+    std::vector<torch::Tensor> tensors;
+    for (const auto& [name, p] : s.params) tensors.push_back(p);
+    dist::BroadcastTensors(*s.comm, tensors, 0, s.timeout);
+  }
   TrainResult result;
   if (s.valid && s.step == 0) {  // the start of the validation curve
     const auto [eval_loss, eval_acc] = s.Evaluate();
     result.last_eval_loss = eval_loss;
-    s.log(Format("eval step 0 | loss %.4f | mlm acc %.3f", eval_loss, eval_acc));
+    s.Say(Format("eval step 0 | loss %.4f | mlm acc %.3f", eval_loss, eval_acc));
   }
+  const int world = s.comm->size(), rank = s.comm->rank();
   const int64_t accumulation = c.optim.accumulation;
-  const int64_t micro = c.data.global_batch / accumulation;
+  const int64_t per_rank = c.data.global_batch / world;
+  const int64_t micro = per_rank / accumulation;
   const auto start = std::chrono::steady_clock::now();
   auto since_log = start;
   int64_t tokens_since_log = 0;
+  double exposed_since_log = 0;
   s.model->train();
   while (s.step < c.optim.total_steps && (max_steps < 0 || result.steps_done < max_steps)) {
-    s.model->set_step(static_cast<uint64_t>(s.step));
+    const auto step_start = std::chrono::steady_clock::now();
     const int64_t epoch_before = s.position.batch >= s.train->BatchesPerEpoch(c.data.global_batch)
                                      ? s.position.epoch + 1
                                      : s.position.epoch;
-    const TokenBatch batch = s.train->Next(s.position, c.data.global_batch, 0, 1, kPad);
-    double loss = 0, density = 0;
-    int64_t correct = 0, masked = 0;
+    const TokenBatch batch = s.train->Next(s.position, c.data.global_batch, rank, world, kPad);
+    std::vector<State::Prepared> parts;
+    std::vector<int64_t> counts = {0};  // masked tokens in the global batch
     for (int64_t m = 0; m < accumulation; ++m) {
-      State::Forward f = s.Run(batch, epoch_before, m * micro, micro);
-      (f.loss / static_cast<double>(accumulation)).backward();
-      loss += f.loss.item<double>() / accumulation;
-      density += f.density / accumulation;
-      correct += f.correct;
-      masked += f.masked;
-      tokens_since_log += f.tokens;
+      parts.push_back(s.Prepare(batch, epoch_before, m * micro, micro));
+      counts[0] += static_cast<int64_t>(parts.back().masked.positions.size());
     }
+    s.SumOverRanks(counts);
+    std::vector<double> sums = {0, 0, 0, 0};  // loss, correct, tokens, density
+    for (int64_t m = 0; m < accumulation; ++m) {
+      const int64_t first_example = rank * per_rank + m * micro;
+      torch::manual_seed(StepSeed(c.run.seed, s.step, first_example));
+      s.model->set_step(static_cast<uint64_t>(s.step), static_cast<uint64_t>(first_example));
+      State::Forward f = s.Run(parts[m], counts[0], c.data.global_batch);
+      if (m == accumulation - 1) s.reducer->PrepareForReduction();
+      f.loss.backward();
+      sums[0] += f.loss.item<double>();
+      sums[1] += static_cast<double>(f.correct);
+      sums[2] += static_cast<double>(parts[m].tokens);
+      sums[3] += f.density / static_cast<double>(accumulation * world);
+    }
+    const double exposed = s.reducer->FinishReduction();
+    s.SumOverRanks(sums);
     if (c.optim.clip_norm > 0) torch::nn::utils::clip_grad_norm_(s.model->parameters(), c.optim.clip_norm);
     const double lr = s.LearningRate(s.step);
     for (auto& group : s.optimizer->param_groups()) {
@@ -314,30 +471,42 @@ TrainResult Pretrainer::Run(int64_t max_steps) {
     s.optimizer->zero_grad();
     ++s.step;
     ++result.steps_done;
-    result.last_loss = loss;
-
+    result.last_loss = sums[0];
     const auto now = std::chrono::steady_clock::now();
+    result.step_seconds.push_back(std::chrono::duration<double>(now - step_start).count());
+    result.exposed_comm_seconds.push_back(exposed);
+    result.step_tokens.push_back(static_cast<int64_t>(sums[2]));
+    tokens_since_log += static_cast<int64_t>(sums[2]);
+    exposed_since_log += exposed;
+
     if (s.step % c.run.log_every == 0 || s.step == c.optim.total_steps) {
       const double dt = std::chrono::duration<double>(now - since_log).count();
       const double elapsed = std::chrono::duration<double>(now - start).count();
       const double eta = elapsed / result.steps_done * (c.optim.total_steps - s.step);
-      s.log(Format("step %lld/%lld | loss %.4f | mlm acc %.3f | %.0f tok/s | lr %.2e | "
-                   "density %.3f | ETA %s",
+      const int64_t steps = (s.step - 1) % c.run.log_every + 1;
+      std::string comm_note;
+      if (world > 1) comm_note = Format(" | comm exposed %.0f ms/step", 1000 * exposed_since_log / steps);
+      s.Say(Format("step %lld/%lld | loss %.4f | mlm acc %.3f | %.0f tok/s | lr %.2e | "
+                   "density %.3f%s | ETA %s",
                    static_cast<long long>(s.step), static_cast<long long>(c.optim.total_steps),
-                   loss, masked ? static_cast<double>(correct) / masked : 0.0,
-                   dt > 0 ? tokens_since_log / dt : 0.0, lr, density, Clock(eta).c_str()));
+                   sums[0], counts[0] ? sums[1] / counts[0] : 0.0,
+                   dt > 0 ? tokens_since_log / dt : 0.0, lr, sums[3], comm_note.c_str(),
+                   Clock(eta).c_str()));
       since_log = now;
       tokens_since_log = 0;
+      exposed_since_log = 0;
     }
     if (s.valid && (s.step % c.run.eval_every == 0 || s.step == c.optim.total_steps)) {
       const auto [eval_loss, eval_acc] = s.Evaluate();
       result.last_eval_loss = eval_loss;
-      s.log(Format("eval step %lld | loss %.4f | mlm acc %.3f", static_cast<long long>(s.step),
+      s.Say(Format("eval step %lld | loss %.4f | mlm acc %.3f", static_cast<long long>(s.step),
                    eval_loss, eval_acc));
     }
     if (s.step % c.run.checkpoint_every == 0 || s.step == c.optim.total_steps) {
-      result.last_checkpoint = s.Save();
-      s.log("checkpoint " + result.last_checkpoint);
+      // Rank 0 writes and commits; the barrier holds every rank until the step is committed.
+      if (rank == 0) result.last_checkpoint = s.Save();
+      s.comm->Barrier()->Wait(s.timeout);
+      s.Say("checkpoint " + result.last_checkpoint);
     }
   }
   result.final_step = s.step;

@@ -8,31 +8,20 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <random>
 
 #include "trainer/checkpoint/safetensors.h"
 #include "trainer/data/shard.h"
 #include "tests/util/test_files.h"
+#include "trainer/train/testing/synthetic_shards.h"
 
 namespace sbmt::trainer {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Sequences over a 1200-token vocabulary with a learnable pattern (token t + 1 follows t).
 std::string MakeShard(const fs::path& dir, const std::string& name, int count, unsigned seed) {
   const std::string path = (dir / name).string();
-  ShardWriter w(path, 1200, 32);
-  std::mt19937 gen(seed);
-  for (int i = 0; i < count; ++i) {
-    std::vector<int32_t> ids = {101};
-    int32_t t = 1000 + static_cast<int32_t>(gen() % 150);
-    const int length = 12 + static_cast<int>(gen() % 18);
-    for (int j = 0; j < length; ++j) ids.push_back(t + j % 40);
-    ids.push_back(102);
-    w.Add(ids);
-  }
-  w.Finish();
+  testing::WriteSyntheticShard(path, count, seed);
   return path;
 }
 
