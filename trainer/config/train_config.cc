@@ -58,7 +58,8 @@ Field Text(const std::string& key, bool digest, Section TrainConfig::*section,
            std::string Section::*member, std::vector<std::string> allowed = {}) {
   return {key, digest,
           [=](TrainConfig& c, const YAML::Node& n) {
-            const std::string value = As<std::string>(n, "a string");
+            // An empty value (`key:` or `--set key=`) is the empty string, not "null".
+            const std::string value = n.IsNull() ? "" : As<std::string>(n, "a string");
             if (!allowed.empty() &&
                 std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
               std::string list;

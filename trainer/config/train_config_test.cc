@@ -49,6 +49,18 @@ TEST(TrainConfig, ReadsFileThenOverrides) {
   EXPECT_NE(c.ToYaml().find("model.sbm.clusters: 16\n"), std::string::npos);
 }
 
+TEST(TrainConfig, EmptyOverrideClearsAStringAndDistSettingsAreRead) {
+  const TrainConfig c = LoadTrainConfig(WriteConfig("tiny.yaml", kTiny),
+                                        {"data.valid=", "dist.backend=mpi", "dist.timeout_s=30"});
+  EXPECT_EQ(c.data.valid, "");
+  EXPECT_EQ(c.dist.backend, "mpi");
+  EXPECT_EQ(c.dist.timeout_s, 30);
+  EXPECT_DOUBLE_EQ(c.dist.bucket_mb, 25);
+  EXPECT_THROW(LoadTrainConfig(WriteConfig("tiny.yaml", kTiny), {"dist.backend=gloo"}), ConfigError);
+  // Data-parallel settings do not change the math: resuming with others is allowed.
+  EXPECT_EQ(c.Digest(), LoadTrainConfig(WriteConfig("tiny.yaml", kTiny), {}).Digest());
+}
+
 TEST(TrainConfig, DigestCoversModelAndDataButNotLogging) {
   const std::string path = WriteConfig("digest.yaml", kTiny);
   const std::string base = LoadTrainConfig(path, {}).Digest();

@@ -15,6 +15,7 @@
 
 #include "trainer/config/train_config.h"
 #include "trainer/model/bert.h"
+#include "trainer/train/compute_threads.h"
 
 namespace {
 
@@ -78,7 +79,7 @@ int main(int argc, char** argv) {
     // The data section is not used; any shard path satisfies the config check.
     const sbmt::trainer::TrainConfig config =
         sbmt::trainer::LoadTrainConfig(config_path, {"data.train=unused"});
-    torch::set_num_threads(threads);
+    sbmt::trainer::SetComputeThreads(threads);
     std::vector<int64_t> lengths;
     std::stringstream in(lengths_text);
     for (std::string item; std::getline(in, item, ',');) lengths.push_back(std::stoll(item));

@@ -21,6 +21,7 @@
 #include "trainer/dist/gradient_reducer.h"
 #include "trainer/dist/in_process_communicator.h"
 #include "trainer/model/bert.h"
+#include "trainer/train/compute_threads.h"
 
 namespace sbmt::trainer {
 namespace {
@@ -340,7 +341,7 @@ Pretrainer::Pretrainer(TrainConfig config, Log log, dist::Communicator* comm)
   const int threads = s.config.run.threads > 0
                           ? static_cast<int>(s.config.run.threads)
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads);
+  SetComputeThreads(threads);
   s.train = std::make_unique<ShardDataset>(s.config.data.train, s.config.run.seed);
   if (static_cast<int64_t>(s.train->vocab_size()) != s.config.model.vocab_size) {
     throw ConfigError("model.vocab_size (" + std::to_string(s.config.model.vocab_size) +
