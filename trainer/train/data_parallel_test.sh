@@ -6,7 +6,9 @@
 #     at world size 2 and at world size 1;
 #  3. a rank killed mid-run ends the job within the deadline, and the output names the rank;
 #  4. a stuck rank (SIGSTOP): the job ends after the deadline, rank 0 naming itself, the op and
-#     its sequence number.
+#     its sequence number;
+#  5. ranks with different configs, and a world size that does not divide the global batch,
+#     are refused with errors that say what differs and which sizes would work.
 set -euo pipefail
 source tools/testing/mpirun_env.sh
 
@@ -109,4 +111,21 @@ grep -v "^\[" "$tmp/stuck.log" | head -20
 # Rank 0 gives up waiting (its Work's timeout or its watchdog, whichever comes first).
 grep -Eq "rank 0: aborting the job: .*rank 0: [a-z]+ #[0-9]+ .*(did not complete within|has not completed after) [0-9]+ s" \
     "$tmp/stuck.log" || fail "no message naming rank, op and sequence number"
+echo "=== 5. bad setups are refused with a clear error"
+set +e
+mpirun_local -np 1 "$worker" "${common[@]}" --set run.out_dir="$tmp/mismatch" --set optim.lr=1e-3 : \
+    -np 1 "$worker" "${common[@]}" --set run.out_dir="$tmp/mismatch" --set optim.lr=2e-3 \
+    > "$tmp/mismatch.log" 2>&1
+status=$?
+mpirun_local -np 3 "$worker" "${common[@]}" --set run.out_dir="$tmp/three" > "$tmp/three.log" 2>&1
+status3=$?
+set -e
+grep -m1 "configuration differs" "$tmp/mismatch.log"
+(( status != 0 )) || fail "ranks with different configs were accepted"
+grep -q "the configuration differs across ranks (digest of rank 0: [0-9a-f]*; ranks 1 differ)" \
+    "$tmp/mismatch.log" || fail "no error naming the differing rank"
+grep -m1 "does not split" "$tmp/three.log"
+(( status3 != 0 )) || fail "world size 3 accepted for a global batch of 8"
+grep -q "data.global_batch (8) does not split into world size 3 x optim.accumulation (1) equal micro-batches; world sizes near 3 that do: 1, 2, 4" \
+    "$tmp/three.log" || fail "no error with the nearest valid world sizes"
 echo "PASS"
