@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
       log("config " + config_path + " (digest " + config.Digest() + "), attention " +
           config.model.attention + ", output " + config.run.out_dir + ", world size " +
           std::to_string(comm->size()) + " (" + comm->backend() + "), " +
-          std::to_string(config.run.threads) + " threads per rank");
+          std::to_string(config.run.threads) +
+          (config.run.threads == 1 ? " thread per rank" : " threads per rank"));
     }
     auto rank_log = [&](const std::string& m) {
       if (log_all_ranks || comm->rank() == 0) log(m);
