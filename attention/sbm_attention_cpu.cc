@@ -41,6 +41,17 @@ inline void Axpy(T alpha, const T* x, T* y, int64_t n) {
   for (int64_t c = 0; c < n; ++c) y[c] += alpha * x[c];
 }
 
+// 32-byte vectors of T that may sit at any T-aligned address (as GCC's own __m256_u): the
+// membership pass keeps a row's running sum in registers through them. Plain x86-64 builds
+// split each into two SSE registers.
+template <typename T>
+using Vec [[gnu::vector_size(32), gnu::may_alias, gnu::aligned(alignof(T))]] = T;
+template <typename T>
+constexpr int kVecWidth = 32 / sizeof(T);
+// Vectors per slice of the membership pass: 8 accumulators + the broadcast weight + two
+// temporaries fit the 16 vector registers of AVX2.
+constexpr int kSliceVecs = 8;
+
 // exp for the softmax: branch-free and inlinable, so the loop over a row's scores vectorizes
 // (std::exp is a scalar library call). Cephes' expf polynomial: under 2 ulp on the range used.
 inline float Exp(float x) {
@@ -254,6 +265,58 @@ void BackwardImpl(const SbmBackwardParams<T>& p) {
   ReducePartials(chunks, E.n_k, d, part_dv.data(), p.dv);
 }
 
+// The membership pass over edges [e0, e1) of row i: W_i += Σ dp_e Z_j and U_j += dp_e Y_i.
+// With a compile-time width that splits into slices of kSliceVecs vectors, each slice of W_i
+// stays in registers across the row's edges (one load and one store per row, not per edge);
+// otherwise plain row updates. Every element sums over the edges in the same order either way,
+// so the results are bitwise the same.
+template <typename T, int N>
+inline void MembershipEdges(const int32_t* col, const T* dp, int64_t e0, int64_t e1, const T* z_g,
+                            const T* y_i, T* w_i, T* u_part, int64_t k) {
+  constexpr int kSlice = kSliceVecs * kVecWidth<T>;
+  if constexpr (N > 0 && N % kSlice == 0) {
+    for (int s = 0; s < N; s += kSlice) {
+      Vec<T> acc[kSliceVecs];
+#pragma GCC unroll 8
+      for (int v = 0; v < kSliceVecs; ++v) acc[v] = *reinterpret_cast<const Vec<T>*>(w_i + s + v * kVecWidth<T>);
+      for (int64_t e = e0; e < e1; ++e) {
+        if (e + kPrefetchDistance < e1) {
+          const int64_t ahead = col[e + kPrefetchDistance] * int64_t{N} + s;
+#pragma GCC unroll 8
+          for (int line = 0; line < kSlice; line += 64 / static_cast<int>(sizeof(T))) {
+            __builtin_prefetch(z_g + ahead + line);
+            __builtin_prefetch(u_part + ahead + line, 1);
+          }
+        }
+        const T a = dp[e];
+        const T* z = z_g + col[e] * int64_t{N} + s;
+        T* u = u_part + col[e] * int64_t{N} + s;
+#pragma GCC unroll 8
+        for (int v = 0; v < kSliceVecs; ++v) {
+          acc[v] += a * *reinterpret_cast<const Vec<T>*>(z + v * kVecWidth<T>);
+          Vec<T>& u_v = *reinterpret_cast<Vec<T>*>(u + v * kVecWidth<T>);
+          u_v += a * *reinterpret_cast<const Vec<T>*>(y_i + s + v * kVecWidth<T>);
+        }
+      }
+#pragma GCC unroll 8
+      for (int v = 0; v < kSliceVecs; ++v) *reinterpret_cast<Vec<T>*>(w_i + s + v * kVecWidth<T>) = acc[v];
+    }
+  } else {
+    for (int64_t e = e0; e < e1; ++e) {
+      if (e + kPrefetchDistance < e1) {
+        const int64_t ahead = col[e + kPrefetchDistance] * k;
+        for (int64_t line = 0; line < k; line += 64 / static_cast<int64_t>(sizeof(T))) {
+          __builtin_prefetch(z_g + ahead + line);
+          __builtin_prefetch(u_part + ahead + line, 1);
+        }
+      }
+      const int64_t j = col[e];
+      Axpy(dp[e], z_g + j * k, w_i, k);
+      Axpy(dp[e], y_i, u_part + j * k, k);
+    }
+  }
+}
+
 template <typename T, int N>
 void MembershipBackwardImpl(const SbmMembershipBackwardParams<T>& p) {
   const SbmEdges& E = p.edges;
@@ -295,20 +358,11 @@ void MembershipBackwardImpl(const SbmMembershipBackwardParams<T>& p) {
           const T* y_i = p.y + r * k;
           T* w_i = w.data() + (r - first) * k;
           const int64_t e1 = E.row_ptr[r + 1];
-          int64_t e = cursor[r - first];
-          for (; e < e1 && E.col[e] < kb_end; ++e) {
-            if (e + kPrefetchDistance < e1) {
-              const int64_t ahead = E.col[e + kPrefetchDistance] * k;
-              for (int64_t line = 0; line < k; line += 64 / static_cast<int64_t>(sizeof(T))) {
-                __builtin_prefetch(z_g + ahead + line);
-                __builtin_prefetch(u_part + ahead + line, 1);
-              }
-            }
-            const int64_t j = E.col[e];
-            Axpy(p.dp[e], z_g + j * k, w_i, k);
-            Axpy(p.dp[e], y_i, u_part + j * k, k);
-          }
+          const int64_t e0 = cursor[r - first];
+          int64_t e = e0;
+          while (e < e1 && E.col[e] < kb_end) ++e;
           cursor[r - first] = e;
+          MembershipEdges<T, N>(E.col, p.dp, e0, e, z_g, y_i, w_i, u_part, k);
         }
       }
       // dY = W Bᵀ and dB += Yᵀ W for the item's rows, as blocked products.
