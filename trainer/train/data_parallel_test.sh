@@ -67,50 +67,49 @@ rank1_pid() {
 }
 long=(--set optim.total_steps=100000 --set run.checkpoint_every=100000 --set run.eval_every=100000)
 
+# Starts a long 2-rank job named $1 with dist.timeout_s=$2, sends signal $3 to rank 1 once step
+# 20 is logged, and waits for the job to end. Sets `status`, and `elapsed`: seconds from the
+# signal to the end of the job.
+disturb_rank1() {
+  local name=$1 timeout=$2 signal=$3
+  mpirun_local -np 2 "$worker" "${common[@]}" "${long[@]}" --set dist.timeout_s="$timeout" \
+      --set run.out_dir="$tmp/$name" > "$tmp/$name.log" 2>&1 &
+  local launcher=$!
+  until grep -q "step 20/" "$tmp/$name.log"; do
+    kill -0 "$launcher" 2>/dev/null || fail "job $name ended before step 20"
+    sleep 0.05
+  done
+  local victim
+  victim=$(rank1_pid "$name")
+  [[ -n "$victim" ]] || fail "rank 1 of job $name not found"
+  kill "-$signal" "$victim"
+  local sent
+  sent=$(date +%s)
+  set +e
+  wait "$launcher"
+  status=$?
+  set -e
+  elapsed=$(( $(date +%s) - sent ))
+  kill -9 "$victim" 2>/dev/null || true
+  grep -v "^\[" "$tmp/$name.log" | head -20
+}
+
 echo "=== 3. a rank dies mid-run"
-start=$(date +%s)
-set +e
-mpirun_local -np 2 "$worker" "${common[@]}" "${long[@]}" --set dist.timeout_s=20 \
-    --set run.out_dir="$tmp/dies" > "$tmp/dies.log" 2>&1 &
-launcher=$!
-set -e
-until grep -q "step 20/" "$tmp/dies.log"; do sleep 0.05; done
-victim=$(rank1_pid dies)
-[[ -n "$victim" ]] || fail "rank 1 not found"
-kill -9 "$victim"
-set +e
-wait $launcher
-status=$?
-set -e
-elapsed=$(( $(date +%s) - start ))
-cat "$tmp/dies.log" | grep -v "^\[" | head -20
+disturb_rank1 dies 20 KILL
 (( status != 0 )) || fail "the job exited 0 after rank 1 died"
 (( elapsed < 20 )) || fail "the job took ${elapsed} s to end, past the 20 s deadline"
 grep -q "rank 1" "$tmp/dies.log" || fail "no message names rank 1"
-echo "job ended ${elapsed} s after start (status $status)"
+echo "job ended ${elapsed} s after rank 1 died (status $status)"
 
 echo "=== 4. a rank stops responding"
-set +e
-mpirun_local -np 2 "$worker" "${common[@]}" "${long[@]}" --set dist.timeout_s=3 \
-    --set run.out_dir="$tmp/stuck" > "$tmp/stuck.log" 2>&1 &
-launcher=$!
-set -e
-until grep -q "step 20/" "$tmp/stuck.log"; do sleep 0.05; done
-victim=$(rank1_pid stuck)
-kill -STOP "$victim"
-stopped=$(date +%s)
-set +e
-wait $launcher
-status=$?
-set -e
-elapsed=$(( $(date +%s) - stopped ))
-kill -9 "$victim" 2>/dev/null || true
-grep -v "^\[" "$tmp/stuck.log" | head -20
+disturb_rank1 stuck 3 STOP
 (( status != 0 )) || fail "the job exited 0 with a stuck rank"
 (( elapsed < 15 )) || fail "the watchdog took ${elapsed} s for a 3 s deadline"
 # Rank 0 gives up waiting (its Work's timeout or its watchdog, whichever comes first).
 grep -Eq "rank 0: aborting the job: .*rank 0: [a-z]+ #[0-9]+ .*(did not complete within|has not completed after) [0-9]+ s" \
     "$tmp/stuck.log" || fail "no message naming rank, op and sequence number"
+echo "job ended ${elapsed} s after rank 1 stopped (status $status)"
+
 echo "=== 5. bad setups are refused with a clear error"
 set +e
 mpirun_local -np 1 "$worker" "${common[@]}" --set run.out_dir="$tmp/mismatch" --set optim.lr=1e-3 : \
