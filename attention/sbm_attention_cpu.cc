@@ -278,7 +278,8 @@ inline void MembershipEdges(const int32_t* col, const T* dp, int64_t e0, int64_t
     for (int s = 0; s < N; s += kSlice) {
       Vec<T> acc[kSliceVecs];
 #pragma GCC unroll 8
-      for (int v = 0; v < kSliceVecs; ++v) acc[v] = *reinterpret_cast<const Vec<T>*>(w_i + s + v * kVecWidth<T>);
+      for (int v = 0; v < kSliceVecs; ++v)
+        acc[v] = *reinterpret_cast<const Vec<T>*>(w_i + s + v * kVecWidth<T>);
       for (int64_t e = e0; e < e1; ++e) {
         if (e + kPrefetchDistance < e1) {
           const int64_t ahead = col[e + kPrefetchDistance] * int64_t{N} + s;
@@ -299,7 +300,8 @@ inline void MembershipEdges(const int32_t* col, const T* dp, int64_t e0, int64_t
         }
       }
 #pragma GCC unroll 8
-      for (int v = 0; v < kSliceVecs; ++v) *reinterpret_cast<Vec<T>*>(w_i + s + v * kVecWidth<T>) = acc[v];
+      for (int v = 0; v < kSliceVecs; ++v)
+        *reinterpret_cast<Vec<T>*>(w_i + s + v * kVecWidth<T>) = acc[v];
     }
   } else {
     for (int64_t e = e0; e < e1; ++e) {

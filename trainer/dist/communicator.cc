@@ -4,32 +4,46 @@ namespace sbmt::dist {
 
 size_t DTypeSize(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return 4;
-    case DType::kFloat64: return 8;
-    case DType::kInt32: return 4;
-    case DType::kInt64: return 8;
-    case DType::kUInt8: return 1;
+    case DType::kFloat32:
+      return 4;
+    case DType::kFloat64:
+      return 8;
+    case DType::kInt32:
+      return 4;
+    case DType::kInt64:
+      return 8;
+    case DType::kUInt8:
+      return 1;
   }
   return 0;
 }
 
 const char* DTypeName(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return "float32";
-    case DType::kFloat64: return "float64";
-    case DType::kInt32: return "int32";
-    case DType::kInt64: return "int64";
-    case DType::kUInt8: return "uint8";
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat64:
+      return "float64";
+    case DType::kInt32:
+      return "int32";
+    case DType::kInt64:
+      return "int64";
+    case DType::kUInt8:
+      return "uint8";
   }
   return "?";
 }
 
 const char* OpName(OpType op) {
   switch (op) {
-    case OpType::kAllReduce: return "allreduce";
-    case OpType::kBroadcast: return "broadcast";
-    case OpType::kAllGather: return "allgather";
-    case OpType::kBarrier: return "barrier";
+    case OpType::kAllReduce:
+      return "allreduce";
+    case OpType::kBroadcast:
+      return "broadcast";
+    case OpType::kAllGather:
+      return "allgather";
+    case OpType::kBarrier:
+      return "barrier";
   }
   return "?";
 }
@@ -59,10 +73,10 @@ void CheckBuffer(const char* op, const char* name, const Buffer& b) {
 
 void CheckAllReduce(const Communicator& comm, const Buffer& buffer, ReduceOp op) {
   CheckBuffer("allreduce", "buffer", buffer);
-  if (op == ReduceOp::kAvg && buffer.dtype != DType::kFloat32 &&
-      buffer.dtype != DType::kFloat64) {
-    throw std::invalid_argument(std::string("allreduce: avg needs a float32 or float64 buffer, got ") +
-                                DTypeName(buffer.dtype) + " (backend " + comm.backend() + ")");
+  if (op == ReduceOp::kAvg && buffer.dtype != DType::kFloat32 && buffer.dtype != DType::kFloat64) {
+    throw std::invalid_argument(
+        std::string("allreduce: avg needs a float32 or float64 buffer, got ") +
+        DTypeName(buffer.dtype) + " (backend " + comm.backend() + ")");
   }
 }
 

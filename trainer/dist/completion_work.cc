@@ -62,11 +62,16 @@ void Divide(void* data, int64_t count, int divisor) {
 
 void AddInto(DType dtype, void* acc, const void* src, int64_t count) {
   switch (dtype) {
-    case DType::kFloat32: return Add<float>(acc, src, count);
-    case DType::kFloat64: return Add<double>(acc, src, count);
-    case DType::kInt32: return Add<int32_t>(acc, src, count);
-    case DType::kInt64: return Add<int64_t>(acc, src, count);
-    case DType::kUInt8: return Add<uint8_t>(acc, src, count);
+    case DType::kFloat32:
+      return Add<float>(acc, src, count);
+    case DType::kFloat64:
+      return Add<double>(acc, src, count);
+    case DType::kInt32:
+      return Add<int32_t>(acc, src, count);
+    case DType::kInt64:
+      return Add<int64_t>(acc, src, count);
+    case DType::kUInt8:
+      return Add<uint8_t>(acc, src, count);
   }
 }
 

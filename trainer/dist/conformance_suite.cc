@@ -17,7 +17,9 @@ class Host : public TestMemory {
   void* Allocate(size_t bytes) override { return std::malloc(bytes == 0 ? 1 : bytes); }
   void Free(void* data) override { std::free(data); }
   void CopyIn(void* dst, const void* host, size_t bytes) override { std::memcpy(dst, host, bytes); }
-  void CopyOut(void* host, const void* src, size_t bytes) override { std::memcpy(host, src, bytes); }
+  void CopyOut(void* host, const void* src, size_t bytes) override {
+    std::memcpy(host, src, bytes);
+  }
 };
 
 // A buffer in the backend's memory holding `values`, read back with Read().
@@ -25,7 +27,8 @@ template <typename T>
 class TestBuffer {
  public:
   TestBuffer(TestMemory& memory, const std::vector<T>& values)
-      : memory_(memory), count_(static_cast<int64_t>(values.size())),
+      : memory_(memory),
+        count_(static_cast<int64_t>(values.size())),
         data_(memory.Allocate(values.size() * sizeof(T))) {
     memory_.CopyIn(data_, values.data(), values.size() * sizeof(T));
   }
@@ -130,7 +133,8 @@ void LargeAndEmptyBuffers(Communicator& c, TestMemory& m) {
   w2->Wait(kTimeout);
   const float ranks_sum = static_cast<float>(c.size() * (c.size() + 1) / 2);
   const std::vector<float> got = big.Read();
-  for (int64_t i = 0; i < n; i += 4099) ASSERT_EQ(got[i], (i % 1024) * ranks_sum) << "element " << i;
+  for (int64_t i = 0; i < n; i += 4099)
+    ASSERT_EQ(got[i], (i % 1024) * ranks_sum) << "element " << i;
   EXPECT_EQ(got[n - 1], ((n - 1) % 1024) * ranks_sum);
 }
 

@@ -13,11 +13,16 @@ Buffer BufferOf(const torch::Tensor& t) {
     throw std::invalid_argument("BufferOf: expected a contiguous CPU tensor");
   }
   switch (t.scalar_type()) {
-    case torch::kFloat32: return {t.data_ptr(), t.numel(), DType::kFloat32};
-    case torch::kFloat64: return {t.data_ptr(), t.numel(), DType::kFloat64};
-    case torch::kInt32: return {t.data_ptr(), t.numel(), DType::kInt32};
-    case torch::kInt64: return {t.data_ptr(), t.numel(), DType::kInt64};
-    case torch::kUInt8: return {t.data_ptr(), t.numel(), DType::kUInt8};
+    case torch::kFloat32:
+      return {t.data_ptr(), t.numel(), DType::kFloat32};
+    case torch::kFloat64:
+      return {t.data_ptr(), t.numel(), DType::kFloat64};
+    case torch::kInt32:
+      return {t.data_ptr(), t.numel(), DType::kInt32};
+    case torch::kInt64:
+      return {t.data_ptr(), t.numel(), DType::kInt64};
+    case torch::kUInt8:
+      return {t.data_ptr(), t.numel(), DType::kUInt8};
     default:
       throw std::invalid_argument(std::string("BufferOf: unsupported dtype ") +
                                   c10::toString(t.scalar_type()));
@@ -37,7 +42,7 @@ struct GradientReducer::Core {
   std::vector<torch::Tensor> params;
   ReducerOptions options;
   std::vector<Bucket> buckets;
-  std::vector<int> bucket_of, slot_of;  // per parameter
+  std::vector<int> bucket_of, slot_of;                               // per parameter
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // kept alive for the hooks
 
   std::mutex mu;
@@ -99,7 +104,8 @@ GradientReducer::GradientReducer(Communicator& comm, std::vector<torch::Tensor> 
     Core::Bucket& b = c.buckets.back();
     c.bucket_of[i] = static_cast<int>(c.buckets.size()) - 1;
     c.slot_of[i] = static_cast<int>(b.params.size());
-    b.offsets.push_back(b.params.empty() ? 0 : b.offsets.back() + c.params[b.params.back()].numel());
+    b.offsets.push_back(b.params.empty() ? 0
+                                         : b.offsets.back() + c.params[b.params.back()].numel());
     b.params.push_back(i);
     bytes += p.numel() * static_cast<int64_t>(p.element_size());
   }
@@ -111,7 +117,8 @@ GradientReducer::GradientReducer(Communicator& comm, std::vector<torch::Tensor> 
   std::weak_ptr<Core> weak = core_;
   for (int i = 0; i < n; ++i) {
     if (c.bucket_of[i] < 0) continue;
-    std::shared_ptr<torch::autograd::Node> acc = torch::autograd::impl::grad_accumulator(c.params[i]);
+    std::shared_ptr<torch::autograd::Node> acc =
+        torch::autograd::impl::grad_accumulator(c.params[i]);
     acc->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
         [weak, i](const torch::autograd::variable_list& outputs,
                   const torch::autograd::variable_list&) {

@@ -31,7 +31,7 @@ torch::Tensor Input(int rank, int micro) {
 
 // Each rank: `micro` micro-steps with inputs (rank, m); rank 1 skips w3 when `skip_w3`.
 std::vector<std::vector<torch::Tensor>> ReducedGrads(int world_size, int micro, bool skip_w3,
-                                                    ReducerOptions options) {
+                                                     ReducerOptions options) {
   torch::manual_seed(7);
   Net net;
   std::vector<std::vector<torch::Tensor>> grads(world_size);
@@ -94,9 +94,7 @@ TEST(GradientReducer, ReducesOnlyTheLastMicroStepWithTheAccumulatedSum) {
   ExpectSums(2, 3, false, {});
 }
 
-TEST(GradientReducer, AParameterUnusedOnOneRankCountsAsZeroThere) {
-  ExpectSums(2, 1, true, {});
-}
+TEST(GradientReducer, AParameterUnusedOnOneRankCountsAsZeroThere) { ExpectSums(2, 1, true, {}); }
 
 TEST(GradientReducer, ManySmallBucketsGiveTheSameSums) {
   ReducerOptions tiny;

@@ -64,7 +64,8 @@ class InProcessCommunicator : public Communicator {
 };
 
 InProcessWorld::InProcessWorld(int size) : size_(size) {
-  if (size < 1) throw std::invalid_argument("InProcessWorld: size: expected >= 1, got " + std::to_string(size));
+  if (size < 1)
+    throw std::invalid_argument("InProcessWorld: size: expected >= 1, got " + std::to_string(size));
 }
 
 InProcessWorld::~InProcessWorld() = default;
@@ -104,10 +105,12 @@ std::string InProcessWorld::Missing(uint64_t sequence) {
 }
 
 std::shared_ptr<Work> InProcessWorld::Join(int rank, Op op) {
-  const std::string what = "rank " + std::to_string(rank) + ": " +
-                           DescribeOp(op.type, op.sequence, op.type == OpType::kAllGather ? op.input : op.out);
+  const std::string what =
+      "rank " + std::to_string(rank) + ": " +
+      DescribeOp(op.type, op.sequence, op.type == OpType::kAllGather ? op.input : op.out);
   const uint64_t sequence = op.sequence;
-  auto work = std::make_shared<CompletionWork>(what, [this, sequence] { return Missing(sequence); });
+  auto work =
+      std::make_shared<CompletionWork>(what, [this, sequence] { return Missing(sequence); });
   std::unique_lock<std::mutex> lock(mu_);
   auto dropped = dropped_.find(rank);
   if (dropped != dropped_.end() && sequence >= dropped->second) return work;  // never completes
@@ -125,8 +128,8 @@ std::shared_ptr<Work> InProcessWorld::Join(int rank, Op op) {
     slot->outs.resize(size_);
     slot->works.resize(size_);
   } else if (!(slot->first.type == op.type && slot->first.out.count == op.out.count &&
-                 slot->first.out.dtype == op.out.dtype && slot->first.input.count == op.input.count &&
-                 slot->first.root == op.root && slot->first.reduce == op.reduce)) {
+               slot->first.out.dtype == op.out.dtype && slot->first.input.count == op.input.count &&
+               slot->first.root == op.root && slot->first.reduce == op.reduce)) {
     slot->mismatch = "rank " + std::to_string(rank) + " issued " +
                      DescribeOp(op.type, sequence, op.out) + " but rank " +
                      std::to_string(slot->first_rank) + " issued " +
@@ -152,14 +155,16 @@ std::shared_ptr<Work> InProcessWorld::Join(int rank, Op op) {
   switch (f.type) {
     case OpType::kAllReduce:
       result = done->inputs[0];
-      for (int r = 1; r < size_; ++r) AddInto(f.out.dtype, result.data(), done->inputs[r].data(), f.out.count);
+      for (int r = 1; r < size_; ++r)
+        AddInto(f.out.dtype, result.data(), done->inputs[r].data(), f.out.count);
       if (f.reduce == ReduceOp::kAvg) DivideBy(f.out.dtype, result.data(), f.out.count, size_);
       break;
     case OpType::kBroadcast:
       result = done->inputs[f.root];
       break;
     case OpType::kAllGather:
-      for (int r = 0; r < size_; ++r) result.insert(result.end(), done->inputs[r].begin(), done->inputs[r].end());
+      for (int r = 0; r < size_; ++r)
+        result.insert(result.end(), done->inputs[r].begin(), done->inputs[r].end());
       break;
     case OpType::kBarrier:
       break;

@@ -50,7 +50,7 @@ class InProcessWorld {
   const int size_;
   std::mutex mu_;
   std::map<uint64_t, std::unique_ptr<Slot>> slots_;
-  std::map<int, uint64_t> dropped_;                  // rank -> first dropped sequence
+  std::map<int, uint64_t> dropped_;  // rank -> first dropped sequence
   std::map<std::pair<int, uint64_t>, std::string> failures_;
 };
 

@@ -49,7 +49,8 @@ TEST(InProcessWorld, ADroppedRankTimesOutItsPeersNamingIt) {
     } catch (const CommError& e) {
       const std::string what = e.what();
       EXPECT_NE(what.find("rank " + std::to_string(c.rank()) + ": allreduce #1 (1 float32)"),
-                std::string::npos) << what;
+                std::string::npos)
+          << what;
       EXPECT_NE(what.find("within 0.2 s"), std::string::npos) << what;
       EXPECT_NE(what.find("waiting for rank 2 to join"), std::string::npos) << what;
     }

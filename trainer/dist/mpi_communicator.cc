@@ -17,11 +17,16 @@ namespace {
 
 MPI_Datatype ToMpi(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return MPI_FLOAT;
-    case DType::kFloat64: return MPI_DOUBLE;
-    case DType::kInt32: return MPI_INT32_T;
-    case DType::kInt64: return MPI_INT64_T;
-    case DType::kUInt8: return MPI_UINT8_T;
+    case DType::kFloat32:
+      return MPI_FLOAT;
+    case DType::kFloat64:
+      return MPI_DOUBLE;
+    case DType::kInt32:
+      return MPI_INT32_T;
+    case DType::kInt64:
+      return MPI_INT64_T;
+    case DType::kUInt8:
+      return MPI_UINT8_T;
   }
   return MPI_DATATYPE_NULL;
 }
@@ -95,8 +100,8 @@ class MpiWorld : public Communicator {
     CheckAllGather(*this, input, out);
     if (input.count > std::numeric_limits<int>::max()) {
       throw std::invalid_argument("allgather: input.count: at most " +
-                                  std::to_string(std::numeric_limits<int>::max()) + " with MPI, got " +
-                                  std::to_string(input.count));
+                                  std::to_string(std::numeric_limits<int>::max()) +
+                                  " with MPI, got " + std::to_string(input.count));
     }
     return Enqueue({OpType::kAllGather, 0, input, out, ReduceOp::kSum, 0, nullptr});
   }
@@ -155,8 +160,8 @@ class MpiWorld : public Communicator {
         const size_t element = DTypeSize(op.out.dtype);
         for (int64_t at = 0; at < op.out.count; at += kMaxChunk) {
           const int n = static_cast<int>(std::min(kMaxChunk, op.out.count - at));
-          const int code = MPI_Allreduce(MPI_IN_PLACE, data + at * element, n,
-                                         ToMpi(op.out.dtype), MPI_SUM, MPI_COMM_WORLD);
+          const int code = MPI_Allreduce(MPI_IN_PLACE, data + at * element, n, ToMpi(op.out.dtype),
+                                         MPI_SUM, MPI_COMM_WORLD);
           if (code != MPI_SUCCESS) return code;
         }
         if (op.reduce == ReduceOp::kAvg) DivideBy(op.out.dtype, op.out.data, op.out.count, size_);
@@ -167,16 +172,15 @@ class MpiWorld : public Communicator {
         const size_t element = DTypeSize(op.out.dtype);
         for (int64_t at = 0; at < op.out.count; at += kMaxChunk) {
           const int n = static_cast<int>(std::min(kMaxChunk, op.out.count - at));
-          const int code = MPI_Bcast(data + at * element, n, ToMpi(op.out.dtype), op.root,
-                                     MPI_COMM_WORLD);
+          const int code =
+              MPI_Bcast(data + at * element, n, ToMpi(op.out.dtype), op.root, MPI_COMM_WORLD);
           if (code != MPI_SUCCESS) return code;
         }
         return MPI_SUCCESS;
       }
       case OpType::kAllGather:
-        return MPI_Allgather(op.input.data, static_cast<int>(op.input.count),
-                             ToMpi(op.input.dtype), op.out.data,
-                             static_cast<int>(op.input.count), ToMpi(op.out.dtype),
+        return MPI_Allgather(op.input.data, static_cast<int>(op.input.count), ToMpi(op.input.dtype),
+                             op.out.data, static_cast<int>(op.input.count), ToMpi(op.out.dtype),
                              MPI_COMM_WORLD);
       case OpType::kBarrier:
         return MPI_Barrier(MPI_COMM_WORLD);

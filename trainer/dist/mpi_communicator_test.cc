@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   int64_t failures = failed != 0;
   comm->AllReduce(sbmt::dist::Buffer::Of(&failures, 1), sbmt::dist::ReduceOp::kSum)
       ->Wait(std::chrono::seconds(120));
-  if (failures > 0 && comm->rank() == 0) std::fprintf(stderr, "%lld rank(s) failed\n", static_cast<long long>(failures));
+  if (failures > 0 && comm->rank() == 0)
+    std::fprintf(stderr, "%lld rank(s) failed\n", static_cast<long long>(failures));
   return failures > 0 ? 1 : 0;
 }

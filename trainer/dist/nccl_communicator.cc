@@ -33,11 +33,16 @@ void CheckCuda(cudaError_t status, const char* what) {
 
 ncclDataType_t ToNccl(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return ncclFloat32;
-    case DType::kFloat64: return ncclFloat64;
-    case DType::kInt32: return ncclInt32;
-    case DType::kInt64: return ncclInt64;
-    case DType::kUInt8: return ncclUint8;
+    case DType::kFloat32:
+      return ncclFloat32;
+    case DType::kFloat64:
+      return ncclFloat64;
+    case DType::kInt32:
+      return ncclInt32;
+    case DType::kInt64:
+      return ncclInt64;
+    case DType::kUInt8:
+      return ncclUint8;
   }
   return ncclFloat32;
 }
@@ -47,7 +52,9 @@ class NcclWork;
 // A CUDA event shared by a Work and the watchdog's list, destroyed with its last holder.
 struct Event {
   cudaEvent_t event = nullptr;
-  Event() { CheckCuda(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "cudaEventCreate"); }
+  Event() {
+    CheckCuda(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "cudaEventCreate");
+  }
   ~Event() { cudaEventDestroy(event); }
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
@@ -62,7 +69,8 @@ class NcclWorld : public Communicator {
     if (size_ > 1) {
       bootstrap_ = MpiCommunicator::Create(deadline);
       if (rank_ == 0) Check(ncclGetUniqueId(&id), "ncclGetUniqueId");
-      bootstrap_->Broadcast(Buffer::Of(reinterpret_cast<uint8_t*>(id.internal), NCCL_UNIQUE_ID_BYTES), 0)
+      bootstrap_
+          ->Broadcast(Buffer::Of(reinterpret_cast<uint8_t*>(id.internal), NCCL_UNIQUE_ID_BYTES), 0)
           ->Wait(deadline);
     } else {
       Check(ncclGetUniqueId(&id), "ncclGetUniqueId");
@@ -168,7 +176,8 @@ class NcclWorld : public Communicator {
       }
       if (std::chrono::steady_clock::now() > until) {
         if (throw_on_error) {
-          throw CommError("rank " + std::to_string(rank_) + ": " + what + " did not finish within the deadline");
+          throw CommError("rank " + std::to_string(rank_) + ": " + what +
+                          " did not finish within the deadline");
         }
         return;
       }
@@ -195,9 +204,10 @@ class NcclWorld : public Communicator {
                   (outstanding_.empty() ? "" : " during " + outstanding_.front().what);
       } else if (!outstanding_.empty() &&
                  std::chrono::steady_clock::now() - outstanding_.front().since > deadline_) {
-        problem = outstanding_.front().what + " has not completed after " +
-                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(deadline_).count()) +
-                  " s; a peer rank is dead or stuck";
+        problem =
+            outstanding_.front().what + " has not completed after " +
+            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(deadline_).count()) +
+            " s; a peer rank is dead or stuck";
       }
       if (!problem.empty()) {
         lock.unlock();
@@ -250,7 +260,8 @@ class NcclWork : public Work {
 template <typename Call>
 std::shared_ptr<Work> NcclWorld::Launch(OpType type, const Buffer& buffer, Call call) {
   std::lock_guard<std::mutex> lock(mu_);
-  const std::string what = "rank " + std::to_string(rank_) + ": " + DescribeOp(type, next_++, buffer);
+  const std::string what =
+      "rank " + std::to_string(rank_) + ": " + DescribeOp(type, next_++, buffer);
   Check(call(), what.c_str());
   AwaitInProgress(what.c_str());
   auto event = std::make_shared<Event>();

@@ -23,7 +23,8 @@ struct Placement {
 // `getenv` and `cores` are parameters for tests. Throws std::invalid_argument naming the
 // variable when one is set but malformed or inconsistent (e.g. rank >= size).
 Placement PlacementFromEnvironment(
-    const std::function<const char*(const char*)>& getenv = [](const char* n) { return std::getenv(n); },
+    const std::function<const char*(const char*)>& getenv =
+        [](const char* n) { return std::getenv(n); },
     unsigned cores = 0 /* 0: this machine's */);
 
 }  // namespace sbmt::dist

@@ -25,10 +25,11 @@ TEST(Placement, WithoutALauncherIsRankZeroOfOneWithEveryCore) {
 }
 
 TEST(Placement, ReadsOpenMpisVariablesAndSharesTheNodesCores) {
-  const Placement p = PlacementFromEnvironment(
-      Env({{"OMPI_COMM_WORLD_SIZE", "16"}, {"OMPI_COMM_WORLD_RANK", "13"},
-           {"OMPI_COMM_WORLD_LOCAL_SIZE", "8"}, {"OMPI_COMM_WORLD_LOCAL_RANK", "5"}}),
-      96);
+  const Placement p = PlacementFromEnvironment(Env({{"OMPI_COMM_WORLD_SIZE", "16"},
+                                                    {"OMPI_COMM_WORLD_RANK", "13"},
+                                                    {"OMPI_COMM_WORLD_LOCAL_SIZE", "8"},
+                                                    {"OMPI_COMM_WORLD_LOCAL_RANK", "5"}}),
+                                               96);
   EXPECT_TRUE(p.launched);
   EXPECT_EQ(p.rank, 13);
   EXPECT_EQ(p.world, 16);
@@ -36,8 +37,10 @@ TEST(Placement, ReadsOpenMpisVariablesAndSharesTheNodesCores) {
   EXPECT_EQ(p.gpu(), 5);
   EXPECT_EQ(p.threads, 12);
   // More ranks than cores: still one thread each.
-  EXPECT_EQ(PlacementFromEnvironment(Env({{"OMPI_COMM_WORLD_SIZE", "4"},
-                                          {"OMPI_COMM_WORLD_LOCAL_SIZE", "4"}}), 2).threads, 1);
+  EXPECT_EQ(PlacementFromEnvironment(
+                Env({{"OMPI_COMM_WORLD_SIZE", "4"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "4"}}), 2)
+                .threads,
+            1);
 }
 
 TEST(Placement, MalformedVariablesAreNamed) {

@@ -3,7 +3,8 @@
 //   mpi:  MPI (CPU tensors);
 //   nccl: NCCL, only in --config=cuda builds (GPU tensors).
 //
-//   std::unique_ptr<Communicator> comm = ConnectWorld(placement, "auto", std::chrono::seconds(300));
+//   std::unique_ptr<Communicator> comm = ConnectWorld(placement, "auto",
+//   std::chrono::seconds(300));
 #pragma once
 
 #include <chrono>

@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sbmt_worker: error: %s\n", e.what());
     return 1;
   }
-  const std::string who = placement.world > 1 ? "rank " + std::to_string(placement.rank) + ": " : "";
+  const std::string who =
+      placement.world > 1 ? "rank " + std::to_string(placement.rank) + ": " : "";
   auto log = [&](const std::string& message) {
     const std::time_t now = std::time(nullptr);
     char stamp[32];

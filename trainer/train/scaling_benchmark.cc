@@ -38,12 +38,14 @@ int main(int argc, char** argv) {
     comm->Barrier()->Wait(std::chrono::minutes(1));
     overrides.insert(overrides.end(),
                      {"data.global_batch=" + std::to_string(per_rank_batch * world),
-                      "optim.accumulation=" + std::to_string(accumulation),
-                      "optim.warmup_steps=1", "optim.total_steps=" + std::to_string(warmup + steps),
+                      "optim.accumulation=" + std::to_string(accumulation), "optim.warmup_steps=1",
+                      "optim.total_steps=" + std::to_string(warmup + steps),
                       "data.valid=", "run.checkpoint_every=1000000000", "run.out_dir=" + dir,
                       "run.threads=" + std::to_string(threads)});
-    const sbmt::trainer::TrainConfig config = sbmt::trainer::LoadTrainConfig(config_path, overrides);
-    sbmt::trainer::Pretrainer trainer(config, [](const std::string&) {}, comm.get());
+    const sbmt::trainer::TrainConfig config =
+        sbmt::trainer::LoadTrainConfig(config_path, overrides);
+    sbmt::trainer::Pretrainer trainer(
+        config, [](const std::string&) {}, comm.get());
     const sbmt::trainer::TrainResult r = trainer.Run();
     double seconds = 0, exposed = 0;
     int64_t tokens = 0;
@@ -55,11 +57,12 @@ int main(int argc, char** argv) {
     const sbmt::trainer::ModelConfig& m = config.model;
     // Parameters: embeddings, layers (attention, FFN, norms), MLM head; SBM adds proj and
     // cluster embeddings per layer.
-    const double layer = 4.0 * m.hidden * m.hidden + 2.0 * m.hidden * m.ffn + 9.0 * m.hidden + m.ffn;
-    const double sbm = m.attention == "sbm"
-                           ? 2.0 * (m.hidden / m.heads) * (m.hidden / m.heads) +
-                                 static_cast<double>(m.heads) * m.sbm_clusters * (m.hidden / m.heads)
-                           : 0.0;
+    const double layer =
+        4.0 * m.hidden * m.hidden + 2.0 * m.hidden * m.ffn + 9.0 * m.hidden + m.ffn;
+    const double sbm = m.attention == "sbm" ? 2.0 * (m.hidden / m.heads) * (m.hidden / m.heads) +
+                                                  static_cast<double>(m.heads) * m.sbm_clusters *
+                                                      (m.hidden / m.heads)
+                                            : 0.0;
     const double params = (m.vocab_size + m.max_positions + 2.0) * m.hidden +
                           m.layers * (layer + sbm) + m.hidden * m.hidden + 3.0 * m.hidden +
                           m.vocab_size;

@@ -1,0 +1,131 @@
+// Pretrainer checkpoints: saving (rank 0), resuming from what rank 0 loads, and initializing
+// from Hugging Face BERT weights.
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "trainer/checkpoint/hf_export.h"
+#include "trainer/checkpoint/safetensors.h"
+#include "trainer/checkpoint/tensor_io.h"
+#include "trainer/train/pretrainer_state.h"
+
+namespace sbmt::trainer {
+namespace {
+
+// The checkpoint's files, in the order rank 0 broadcasts them.
+const char* const kCheckpointFiles[] = {"model.safetensors", "optimizer.safetensors", "state.json"};
+
+}  // namespace
+
+std::string Pretrainer::State::Save() {
+  std::vector<SafeTensor> weights, moments;
+  for (const auto& [name, p] : params) {
+    weights.push_back(ToSafeTensor(name, p));
+    auto it = optimizer->state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    if (it != optimizer->state().end()) {
+      auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
+      moments.push_back(ToSafeTensor(name + ".exp_avg", st.exp_avg()));
+      moments.push_back(ToSafeTensor(name + ".exp_avg_sq", st.exp_avg_sq()));
+    }
+  }
+  nlohmann::json state = {{"step", step},
+                          {"epoch", position.epoch},
+                          {"batch", position.batch},
+                          {"config_digest", config.Digest()},
+                          {"world_size", comm->size()}};
+  return store.Save(step,
+                    {{"model.safetensors", SerializeSafetensors(weights, {{"format", "pt"}})},
+                     {"optimizer.safetensors", SerializeSafetensors(moments, {{"format", "pt"}})},
+                     {"state.json", state.dump(1)}});
+}
+
+// Starts from Hugging Face BERT weights; parameters it lacks (SBM's, for example) keep their
+// initialization.
+void Pretrainer::State::InitFrom(const std::string& dir) {
+  HuggingFaceModel hf = ImportHuggingFace(dir);
+  const ModelConfig& m = config.model;
+  if (hf.model.vocab_size != m.vocab_size || hf.model.hidden != m.hidden ||
+      hf.model.layers != m.layers || hf.model.heads != m.heads || hf.model.ffn != m.ffn ||
+      hf.model.max_positions != m.max_positions) {
+    throw ConfigError(dir + "/config.json: model shape differs from this config's model");
+  }
+  const std::vector<std::string> kept =
+      LoadTensors(hf.weights, model->named_parameters(), dir + "/model.safetensors",
+                  {".sbm.", ".linformer.", ".nystrom."});
+  Say(LogFormat("initialized from %s (%zu parameters kept their initialization)", dir.c_str(),
+                kept.size()));
+}
+
+// Rank 0 loads the newest committed checkpoint that verifies and sends its files to every
+// rank, so all resume from the same step even without a shared filesystem.
+std::optional<LoadedCheckpoint> Pretrainer::State::LoadLatestEverywhere() {
+  std::optional<LoadedCheckpoint> c;
+  std::vector<int64_t> header(2 + std::size(kCheckpointFiles), 0);  // found, step, sizes
+  if (comm->rank() == 0) {
+    c = store.LoadLatest(log);
+    if (c) {
+      header[0] = 1;
+      header[1] = c->step;
+      for (size_t f = 0; f < std::size(kCheckpointFiles); ++f) {
+        header[2 + f] = static_cast<int64_t>(c->files.at(kCheckpointFiles[f]).size());
+      }
+    }
+  }
+  comm->Broadcast(dist::Buffer::Of(header.data(), static_cast<int64_t>(header.size())), 0)
+      ->Wait(timeout);
+  if (header[0] == 0) return std::nullopt;
+  if (comm->rank() != 0) {
+    c = LoadedCheckpoint{header[1], store.root() + "/step_" + std::to_string(header[1]), {}};
+  }
+  for (size_t f = 0; f < std::size(kCheckpointFiles); ++f) {
+    std::string& bytes = c->files[kCheckpointFiles[f]];
+    bytes.resize(static_cast<size_t>(header[2 + f]));
+    comm->Broadcast(dist::Buffer::Of(reinterpret_cast<uint8_t*>(bytes.data()), header[2 + f]), 0)
+        ->Wait(timeout);
+  }
+  return c;
+}
+
+bool Pretrainer::State::Resume() {
+  std::optional<LoadedCheckpoint> c = LoadLatestEverywhere();
+  if (!c) return false;
+  const nlohmann::json state = nlohmann::json::parse(c->files.at("state.json"));
+  if (state["config_digest"] != config.Digest()) {
+    throw CheckpointError(c->dir + ": written with another configuration (digest " +
+                          state["config_digest"].get<std::string>() + ", this run " +
+                          config.Digest() + "); use another run.out_dir");
+  }
+  const SafetensorsFile weights =
+      ParseSafetensors(c->files.at("model.safetensors"), c->dir + "/model.safetensors");
+  const SafetensorsFile moments =
+      ParseSafetensors(c->files.at("optimizer.safetensors"), c->dir + "/optimizer.safetensors");
+  for (auto& [name, p] : params) {
+    const SafeTensor* w = weights.Find(name);
+    if (!w) throw CheckpointError(c->dir + "/model.safetensors: missing tensor '" + name + "'");
+    CopyInto(*w, p, c->dir + "/model.safetensors");
+    const SafeTensor* m1 = moments.Find(name + ".exp_avg");
+    const SafeTensor* m2 = moments.Find(name + ".exp_avg_sq");
+    if (m1 && m2) {
+      auto st = std::make_unique<torch::optim::AdamWParamState>();
+      torch::Tensor a = torch::empty_like(p), b = torch::empty_like(p);
+      CopyInto(*m1, a, c->dir + "/optimizer.safetensors");
+      CopyInto(*m2, b, c->dir + "/optimizer.safetensors");
+      st->exp_avg(a);
+      st->exp_avg_sq(b);
+      st->step(state["step"].get<int64_t>());
+      optimizer->state()[c10::guts::to_string(p.unsafeGetTensorImpl())] = std::move(st);
+    }
+  }
+  step = state["step"].get<int64_t>();
+  position = {state["epoch"].get<int64_t>(), state["batch"].get<int64_t>()};
+  const int written_by = state.value("world_size", 1);
+  Say(LogFormat("resumed from %s (step %lld)", c->dir.c_str(), static_cast<long long>(step)));
+  if (written_by != comm->size()) {
+    Say(
+        LogFormat("the checkpoint was written at world size %d, this run has %d: same global "
+                  "batch and data order; float sums may round differently",
+                  written_by, comm->size()));
+  }
+  return true;
+}
+
+}  // namespace sbmt::trainer
