@@ -61,6 +61,7 @@ Result Measure(sbmt::trainer::ModelConfig m, const std::string& attention, int64
 }  // namespace
 
 int main(int argc, char** argv) {
+  sbmt::trainer::ReexecWithPassiveOpenMpWait(argv);
   CLI::App app("BERT-MLM training throughput, SBM vs full attention");
   std::string config_path = "configs/bert_small.yaml";
   std::string lengths_text = "128,512";
