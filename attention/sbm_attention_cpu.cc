@@ -52,6 +52,20 @@ constexpr int kVecWidth = 32 / sizeof(T);
 // temporaries fit the 16 vector registers of AVX2.
 constexpr int kSliceVecs = 8;
 
+// Vectors in a row of compile-time width N when a whole row fits in kSliceVecs registers; 0
+// otherwise (then the kernels update rows in memory).
+template <typename T, int N>
+constexpr int RowVecs() {
+  return N > 0 && N % kVecWidth<T> == 0 && N / kVecWidth<T> <= kSliceVecs ? N / kVecWidth<T> : 0;
+}
+
+// acc[v] += a * row[v], for the V vectors of a row.
+template <typename T, int V>
+inline void AddScaledRow(Vec<T>* acc, T a, const T* row) {
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) acc[v] += a * *reinterpret_cast<const Vec<T>*>(row + v * kVecWidth<T>);
+}
+
 // exp for the softmax: branch-free and inlinable, so the loop over a row's scores vectorizes
 // (std::exp is a scalar library call). Cephes' expf polynomial: under 2 ulp on the range used.
 inline float Exp(float x) {
@@ -189,10 +203,24 @@ void ForwardImpl(const SbmForwardParams<T>& p) {
       sum += a[e];
     }
     const T inv = T(1) / sum;
-    for (int64_t e = e0; e < e1; ++e) {
-      p.alpha[e] *= inv;
-      if (dropout && !sbm_dropout_keep(p.dropout, e)) continue;
-      Axpy(dropout ? p.alpha[e] * drop_scale : p.alpha[e], v_g + E.col[e] * d, out_i, d);
+    if constexpr (RowVecs<T, N>() > 0) {
+      // out_i in registers across the row (one chain of adds per element, no store-to-load
+      // dependency through memory); the same order of additions as the loop below.
+      constexpr int V = RowVecs<T, N>();
+      Vec<T> acc[V];
+      for (int v = 0; v < V; ++v) acc[v] = Vec<T>{};
+      for (int64_t e = e0; e < e1; ++e) {
+        p.alpha[e] *= inv;
+        if (dropout && !sbm_dropout_keep(p.dropout, e)) continue;
+        AddScaledRow<T, V>(acc, dropout ? p.alpha[e] * drop_scale : p.alpha[e], v_g + E.col[e] * d);
+      }
+      for (int v = 0; v < V; ++v) *reinterpret_cast<Vec<T>*>(out_i + v * kVecWidth<T>) = acc[v];
+    } else {
+      for (int64_t e = e0; e < e1; ++e) {
+        p.alpha[e] *= inv;
+        if (dropout && !sbm_dropout_keep(p.dropout, e)) continue;
+        Axpy(dropout ? p.alpha[e] * drop_scale : p.alpha[e], v_g + E.col[e] * d, out_i, d);
+      }
     }
   }
 }
@@ -238,26 +266,44 @@ void BackwardImpl(const SbmBackwardParams<T>& p) {
         T* dq_i = p.dq + r * d;
         const T D_i = D[r - first];
         const int64_t e1 = E.row_ptr[r + 1];
-        int64_t e = cursor[r - first];
-        for (; e < e1 && E.col[e] < kb_end; ++e) {
-          if (e + kPrefetchDistance < e1) {
-            const int64_t ahead = E.col[e + kPrefetchDistance] * d;
+        const int64_t e0 = cursor[r - first];
+        int64_t e = e0;
+        while (e < e1 && E.col[e] < kb_end) ++e;
+        cursor[r - first] = e;
+        // Per edge: ds, dp, and the updates of dq_i, dk_j and dv_j. dq_i stays in registers
+        // across the row's edges of this tile when the head dimension allows (same order of
+        // additions as updating it in memory).
+        auto visit = [&](int64_t edge, auto&& add_to_dq) {
+          if (edge + kPrefetchDistance < e1) {
+            const int64_t ahead = E.col[edge + kPrefetchDistance] * d;
             __builtin_prefetch(k_g + ahead);
             __builtin_prefetch(v_g + ahead);
             __builtin_prefetch(dk_part + ahead, 1);
             __builtin_prefetch(dv_part + ahead, 1);
           }
-          const int64_t j = E.col[e];
-          const bool keep = !dropout || sbm_dropout_keep(p.dropout, e);
+          const int64_t j = E.col[edge];
+          const bool keep = !dropout || sbm_dropout_keep(p.dropout, edge);
           const T scale_e = keep ? drop_scale : T(0);
           const T gv = keep ? Dot(g_i, v_g + j * d, d) : T(0);
-          const T ds = p.alpha[e] * (gv * scale_e - D_i);
-          Axpy(ds * p.scale, k_g + j * d, dq_i, d);
+          const T ds = p.alpha[edge] * (gv * scale_e - D_i);
+          add_to_dq(ds * p.scale, k_g + j * d);
           Axpy(ds * p.scale, q_i, dk_part + j * d, d);
-          Axpy(p.alpha[e] * scale_e, g_i, dv_part + j * d, d);
-          p.dp[e] = p.self_loops && j == i ? T(0) : std::clamp(ds + grad_edges, T(-1), T(1));
+          Axpy(p.alpha[edge] * scale_e, g_i, dv_part + j * d, d);
+          p.dp[edge] = p.self_loops && j == i ? T(0) : std::clamp(ds + grad_edges, T(-1), T(1));
+        };
+        if constexpr (RowVecs<T, N>() > 0) {
+          constexpr int V = RowVecs<T, N>();
+          Vec<T> acc[V];
+          for (int v = 0; v < V; ++v) acc[v] = *reinterpret_cast<const Vec<T>*>(dq_i + v * kVecWidth<T>);
+          for (int64_t edge = e0; edge < e; ++edge) {
+            visit(edge, [&](T a, const T* k_j) { AddScaledRow<T, V>(acc, a, k_j); });
+          }
+          for (int v = 0; v < V; ++v) *reinterpret_cast<Vec<T>*>(dq_i + v * kVecWidth<T>) = acc[v];
+        } else {
+          for (int64_t edge = e0; edge < e; ++edge) {
+            visit(edge, [&](T a, const T* k_j) { Axpy(a, k_j, dq_i, d); });
+          }
         }
-        cursor[r - first] = e;
       }
     }
   }
