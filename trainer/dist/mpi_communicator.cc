@@ -41,6 +41,20 @@ std::string MpiError(int code) {
 // MPI counts are ints: large buffers go in pieces.
 constexpr int64_t kMaxChunk = std::numeric_limits<int>::max() / 8;
 
+// Calls call(data, count) on consecutive pieces of at most kMaxChunk elements of `buffer`;
+// stops at the first MPI error and returns it.
+template <typename Call>
+int InChunks(const Buffer& buffer, Call call) {
+  char* data = static_cast<char*>(buffer.data);
+  const size_t element = DTypeSize(buffer.dtype);
+  for (int64_t at = 0; at < buffer.count; at += kMaxChunk) {
+    const int code =
+        call(data + at * element, static_cast<int>(std::min(kMaxChunk, buffer.count - at)));
+    if (code != MPI_SUCCESS) return code;
+  }
+  return MPI_SUCCESS;
+}
+
 struct Op {
   OpType type;
   uint64_t sequence;
@@ -156,28 +170,18 @@ class MpiWorld : public Communicator {
   int Run(const Op& op) {
     switch (op.type) {
       case OpType::kAllReduce: {
-        char* data = static_cast<char*>(op.out.data);
-        const size_t element = DTypeSize(op.out.dtype);
-        for (int64_t at = 0; at < op.out.count; at += kMaxChunk) {
-          const int n = static_cast<int>(std::min(kMaxChunk, op.out.count - at));
-          const int code = MPI_Allreduce(MPI_IN_PLACE, data + at * element, n, ToMpi(op.out.dtype),
-                                         MPI_SUM, MPI_COMM_WORLD);
-          if (code != MPI_SUCCESS) return code;
+        const int code = InChunks(op.out, [&](void* data, int n) {
+          return MPI_Allreduce(MPI_IN_PLACE, data, n, ToMpi(op.out.dtype), MPI_SUM, MPI_COMM_WORLD);
+        });
+        if (code == MPI_SUCCESS && op.reduce == ReduceOp::kAvg) {
+          DivideBy(op.out.dtype, op.out.data, op.out.count, size_);
         }
-        if (op.reduce == ReduceOp::kAvg) DivideBy(op.out.dtype, op.out.data, op.out.count, size_);
-        return MPI_SUCCESS;
+        return code;
       }
-      case OpType::kBroadcast: {
-        char* data = static_cast<char*>(op.out.data);
-        const size_t element = DTypeSize(op.out.dtype);
-        for (int64_t at = 0; at < op.out.count; at += kMaxChunk) {
-          const int n = static_cast<int>(std::min(kMaxChunk, op.out.count - at));
-          const int code =
-              MPI_Bcast(data + at * element, n, ToMpi(op.out.dtype), op.root, MPI_COMM_WORLD);
-          if (code != MPI_SUCCESS) return code;
-        }
-        return MPI_SUCCESS;
-      }
+      case OpType::kBroadcast:
+        return InChunks(op.out, [&](void* data, int n) {
+          return MPI_Bcast(data, n, ToMpi(op.out.dtype), op.root, MPI_COMM_WORLD);
+        });
       case OpType::kAllGather:
         return MPI_Allgather(op.input.data, static_cast<int>(op.input.count), ToMpi(op.input.dtype),
                              op.out.data, static_cast<int>(op.input.count), ToMpi(op.out.dtype),

@@ -202,13 +202,11 @@ Pretrainer::Pretrainer(TrainConfig config, Log log, dist::Communicator* comm)
       no_decay, std::make_unique<torch::optim::AdamWOptions>(
                     torch::optim::AdamWOptions(s.config.optim.lr).weight_decay(0.0).eps(1e-6)));
   s.optimizer = std::make_unique<torch::optim::AdamW>(std::move(groups));
-  std::vector<torch::Tensor> tensors;
-  for (const auto& [name, p] : s.params) tensors.push_back(p);
   dist::ReducerOptions reducer;
   reducer.bucket_bytes = static_cast<int64_t>(s.config.dist.bucket_mb * (1 << 20));
   reducer.first_bucket_bytes = static_cast<int64_t>(s.config.dist.first_bucket_mb * (1 << 20));
   reducer.timeout = s.timeout;
-  s.reducer = std::make_unique<dist::GradientReducer>(*s.comm, std::move(tensors), reducer);
+  s.reducer = std::make_unique<dist::GradientReducer>(*s.comm, s.ParamTensors(), reducer);
 }
 
 Pretrainer::~Pretrainer() = default;
@@ -225,11 +223,8 @@ TrainResult Pretrainer::Run(int64_t max_steps) {
   State& s = *s_;
   const TrainConfig& c = s.config;
   if (!s.Resume() && !c.model.init_from.empty()) s.InitFrom(c.model.init_from);
-  {  // every rank starts from rank 0's weights (whatever each initialized or loaded)
-    std::vector<torch::Tensor> tensors;
-    for (const auto& [name, p] : s.params) tensors.push_back(p);
-    dist::BroadcastTensors(*s.comm, tensors, 0, s.timeout);
-  }
+  // Every rank starts from rank 0's weights, whatever each initialized or loaded.
+  dist::BroadcastTensors(*s.comm, s.ParamTensors(), 0, s.timeout);
   TrainResult result;
   if (s.valid && s.step == 0) {  // the start of the validation curve
     const auto [eval_loss, eval_acc] = s.Evaluate();

@@ -34,6 +34,12 @@ struct Pretrainer::State {
   std::shared_ptr<BertForMaskedLM> model;
   std::unique_ptr<torch::optim::AdamW> optimizer;
   std::vector<std::pair<std::string, torch::Tensor>> params;  // name order, for checkpoints
+  // The parameter tensors of `params`, in the same order (reducer, broadcasts).
+  std::vector<torch::Tensor> ParamTensors() const {
+    std::vector<torch::Tensor> tensors;
+    for (const auto& [name, p] : params) tensors.push_back(p);
+    return tensors;
+  }
   CheckpointStore store;
   int64_t step = 0;
   DataPosition position;
