@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -20,9 +21,16 @@ namespace {
 
 void CheckFiniteNonNegative(const char* name, const float* data, int64_t count) {
   if (data == nullptr) Invalid(std::string(name) + ": expected a pointer, got null");
+  // A branch-free scan first (it vectorizes; the memberships are megabytes), then the search
+  // for the offending entry only when there is one.
+  auto bad = [](float x) { return !(x >= 0 && x <= std::numeric_limits<float>::max()); };
+  int any_bad = 0;
+#pragma omp simd reduction(| : any_bad)
+  for (int64_t i = 0; i < count; ++i) any_bad |= bad(data[i]);
+  if (any_bad == 0) return;
   for (int64_t i = 0; i < count; ++i) {
     const float x = data[i];
-    if (!(x >= 0) || std::isinf(x)) {
+    if (bad(x)) {
       std::ostringstream out;
       out << name << ": expected finite entries >= 0, got " << x << " at flat index " << i;
       Invalid(out.str());
@@ -50,30 +58,11 @@ void Validate(const FastRgParams& p) {
   CheckFiniteNonNegative("b", p.b, p.heads * p.k * p.k);
 }
 
-// Key memberships of one graph with padded keys zeroed and the constant eps column appended:
-// [n_k, k + 1], row-major. Padded keys get weight 0, so they are never drawn.
-std::vector<float> KeyWeights(const float* z, int64_t n_k, int64_t k, const uint8_t* valid,
-                              float eps) {
-  std::vector<float> w(n_k * (k + 1));
-  for (int64_t j = 0; j < n_k; ++j) {
-    const bool ok = valid == nullptr || valid[j] != 0;
-    for (int64_t v = 0; v < k; ++v) w[j * (k + 1) + v] = ok ? z[j * k + v] : 0.0f;
-    w[j * (k + 1) + k] = ok && eps > 0 ? 1.0f : 0.0f;
-  }
-  return w;
-}
-
 // Below this many rows (queries plus keys, over all graphs) sampling runs on one thread.
 constexpr int64_t kMinRowsForThreads = 1024;
 
 // Edges drawn per batch in the sampler's inner loop (see the prefetching there).
 constexpr int64_t kDrawBatch = 32;
-
-struct GraphEdges {
-  std::vector<int64_t> row_ptr;  // n_q + 1
-  std::vector<int32_t> col;
-  int64_t draws = 0;
-};
 
 // Removes duplicate columns of a row in place and sorts them; returns the new row length.
 // Short rows are sorted; long rows go through a bitmap (O(n_k / 64 + length)).
@@ -94,188 +83,222 @@ int64_t DedupRow(int32_t* cols, int64_t length, int64_t n_k, std::vector<uint64_
   return out;
 }
 
-// One graph, row by row. Query i's edge count is Poisson(r_i) with r_i = Σ_j p_ij, and each of
-// its edges picks block v with probability ∝ (y_i B)_v z̄_v (z̄: column sums of Z, block k the
-// eps column) and then key j ∝ Z_jv: the law of fastRG (independent Poisson(p_ij) per pair)
+// One graph (b, h). Query i's edge count is Poisson(r_i) with r_i = Σ_j p_ij, and each of its
+// edges picks block v with probability ∝ (y_i B)_v z̄_v (z̄: column sums of Z, block k the eps
+// column) and then key j ∝ Z_jv: the law of fastRG (independent Poisson(p_ij) per pair)
 // conditioned on the query endpoint. Rows are independent, so they run in parallel, each from
 // its own Philox sub-stream, and need no global sort.
-GraphEdges SampleGraph(const FastRgParams& p, int64_t bi, int64_t hi, bool parallel) {
-  const int64_t k = p.k;
-  const int64_t k1 = k + 1;
-  const int64_t g = bi * p.heads + hi;
-  const uint8_t* qv = p.query_valid ? p.query_valid + bi * p.n_q : nullptr;
-  const uint8_t* kv = p.key_valid ? p.key_valid + bi * p.n_k : nullptr;
-  const float* y = p.y + g * p.n_q * k;
-  const std::vector<float> wz = KeyWeights(p.z + g * p.n_k * k, p.n_k, k, kv, p.eps);
-
-  // Alias tables over keys, one per membership column (the last one is the eps column). They
-  // end at the last valid key, so trailing padding (a batch's width) does not change which
-  // edges a sequence gets: the same example samples the same graph in any batch.
-  int64_t key_span = p.n_k;
-  while (kv != nullptr && key_span > 0 && kv[key_span - 1] == 0) --key_span;
-  AliasTables tz(k1, key_span);
-  std::vector<double> zsum(k1, 0.0);
-#pragma omp parallel for schedule(dynamic, 4) if (parallel)
-  for (int64_t v = 0; v < k1; ++v) zsum[v] = tz.Build(v, wz.data() + v, k1);
-  // An edge of row i takes its block pair (u, v) with probability ∝ y_iu B_uv z̄_v, drawn in two
-  // steps: u ∝ y_iu t_u with t_u = Σ_v B_uv z̄_v (a per-row table over k + 1 entries, the last
-  // one the eps block with weight eps z̄_k), then v ∝ B_uv z̄_v (per-graph tables, one per u).
-  // This costs O(k) per row, not the O(k²) of forming y_i B.
-  // tb has k + 1 tables over k + 1 blocks: table u < k holds B_uv z̄_v, table k (the eps
-  // block) always gives v = k, so the inner loop needs no special case.
-  const float* bh = p.b + hi * k * k;
-  AliasTables tb(k1, k1);
-  std::vector<double> t(k1, 0.0);
-  {
-    std::vector<float> weights(k1);
-    for (int64_t u = 0; u < k; ++u) {
-      for (int64_t v = 0; v < k; ++v) {
-        weights[v] = static_cast<float>(bh[u * k + v] * zsum[v]);
-        t[u] += static_cast<double>(bh[u * k + v]) * zsum[v];
-      }
-      weights[k] = 0.0f;
-      tb.Build(u, weights.data());
+//
+// Sampling runs in two passes over all graphs: CountRows draws every row's edge count, so the
+// edges of all graphs can go straight into one buffer of the right size, and DrawRows then
+// draws and deduplicates them in place.
+class GraphSampler {
+ public:
+  GraphSampler(const FastRgParams& p, int64_t bi, int64_t hi)
+      : p_(p),
+        hi_(hi),
+        k_(p.k),
+        y_(p.y + (bi * p.heads + hi) * p.n_q * p.k),
+        z_(p.z + (bi * p.heads + hi) * p.n_k * p.k),
+        qv_(p.query_valid ? p.query_valid + bi * p.n_q : nullptr),
+        kv_(p.key_valid ? p.key_valid + bi * p.n_k : nullptr),
+        stream_(StreamId({p.step, p.layer, p.batch_offset + static_cast<uint64_t>(bi),
+                          static_cast<uint64_t>(hi), kPurposeEdges})),
+        zsum_(k_ + 1, 0.0),
+        t_(k_ + 1, 0.0) {
+    // z̄ over valid keys (the eps column counts them), summed in key order as the key alias
+    // tables sum their weights. t_u = Σ_v B_uv z̄_v; the eps block's t_k = eps z̄_k.
+    for (int64_t j = 0; j < p.n_k; ++j) {
+      if (!KeyValid(j)) continue;
+      for (int64_t v = 0; v < k_; ++v) zsum_[v] += z_[j * k_ + v];
+      if (p.eps > 0) zsum_[k_] += 1.0f;
     }
-    std::fill(weights.begin(), weights.end(), 0.0f);
-    weights[k] = 1.0f;
-    tb.Build(k, weights.data());
+    const float* bh = p.b + hi * k_ * k_;
+    for (int64_t u = 0; u < k_; ++u) {
+      for (int64_t v = 0; v < k_; ++v) t_[u] += static_cast<double>(bh[u * k_ + v]) * zsum_[v];
+    }
+    t_[k_] = static_cast<double>(p.eps) * zsum_[k_];
   }
-  t[k] = static_cast<double>(p.eps) * zsum[k];
 
-  const uint64_t stream = StreamId({p.step, p.layer, p.batch_offset + static_cast<uint64_t>(bi),
-                                    static_cast<uint64_t>(hi), kPurposeEdges});
-  auto row_valid = [&](int64_t i) { return qv == nullptr || qv[i] != 0; };
-  auto has_loop = [&](int64_t i) {
-    return p.self_loops && row_valid(i) && i < p.n_k && (kv == nullptr || kv[i] != 0);
-  };
-
-  // r_i = Σ_j p_ij = Σ_u y_iu t_u + eps z̄_k, O(k).
-  auto row_rate = [&](int64_t i) {
-    double rate = t[k];
-    for (int64_t u = 0; u < k; ++u) rate += y[i * k + u] * t[u];
-    return rate;
-  };
-
-  // Pass 1: each row's Poisson count.
-  std::vector<int64_t> start(p.n_q + 1, 0);
+  // Pass 1: slots[i] = row i's Poisson draw count plus its self loop.
+  void CountRows(int64_t* slots, bool parallel) const {
 #pragma omp parallel for schedule(dynamic, 64) if (parallel)
-  for (int64_t i = 0; i < p.n_q; ++i) {
-    int64_t count = 0;
-    if (row_valid(i)) {
-      PhiloxStream rng(p.seed, stream, static_cast<uint64_t>(i) << 32);
-      count = SamplePoisson(rng, row_rate(i));
-    }
-    start[i + 1] = count + (has_loop(i) ? 1 : 0);
-  }
-  int64_t draws = 0;
-  for (int64_t i = 0; i < p.n_q; ++i) {
-    draws += start[i + 1] - (has_loop(i) ? 1 : 0);
-    start[i + 1] += start[i];
-  }
-
-  // Pass 2: each row draws its edges (replaying its stream past the count), adds its self loop
-  // and deduplicates in place.
-  std::vector<int32_t> cols(start[p.n_q]);
-  std::vector<int64_t> unique(p.n_q, 0);
-#pragma omp parallel if (parallel)
-  {
-    std::vector<float> w(k1);
-    std::vector<uint64_t> bitmap;
-    AliasTables rows_u(1, k1);  // this row's table over u
-    int32_t block[kDrawBatch];
-    AliasTables::Draw pending[kDrawBatch];
-#pragma omp for schedule(dynamic, 16)
-    for (int64_t i = 0; i < p.n_q; ++i) {
-      int32_t* row = cols.data() + start[i];
-      int64_t length = start[i + 1] - start[i];
-      const int64_t drawn = length - (has_loop(i) ? 1 : 0);
-      if (drawn > 0) {
-        for (int64_t u = 0; u < k; ++u) w[u] = static_cast<float>(y[i * k + u] * t[u]);
-        w[k] = static_cast<float>(t[k]);
-        rows_u.Build(0, w.data());
-        // The row's Philox stream draws its count (pass 1) and then the key of a fast stream
-        // for its edges.
-        PhiloxStream row_rng(p.seed, stream, static_cast<uint64_t>(i) << 32);
-        SamplePoisson(row_rng, row_rate(i));  // replays pass 1's draw
-        const uint64_t edge_key = (static_cast<uint64_t>(row_rng.NextU32()) << 32) |
-                                  row_rng.NextU32();
-        SplitMixStream rng(edge_key);
-        // Keys in batches: draw block pair and key index for a batch, prefetch the key tables'
-        // entries, then resolve. Same random words in the same order as drawing one by one.
-        for (int64_t e0 = 0; e0 < drawn; e0 += kDrawBatch) {
-          const int64_t e1 = std::min(drawn, e0 + kDrawBatch);
-          for (int64_t e = e0; e < e1; ++e) {
-            const int32_t u = rows_u.Sample(0, rng);
-            const int32_t v = tb.Sample(u, rng);
-            block[e - e0] = v;
-            pending[e - e0] = tz.Start(rng);
-            tz.Prefetch(v, pending[e - e0]);
-          }
-          for (int64_t e = e0; e < e1; ++e) row[e] = tz.Finish(block[e - e0], pending[e - e0]);
-        }
+    for (int64_t i = 0; i < p_.n_q; ++i) {
+      int64_t count = 0;
+      if (RowValid(i)) {
+        PhiloxStream rng(p_.seed, stream_, static_cast<uint64_t>(i) << 32);
+        count = SamplePoisson(rng, RowRate(i));
       }
-      if (has_loop(i)) row[drawn] = static_cast<int32_t>(i);
-      unique[i] = DedupRow(row, length, p.n_k, bitmap);
+      slots[i] = count + (HasLoop(i) ? 1 : 0);
     }
   }
 
-  // Compact the deduplicated rows to the front, in place (a row never moves right), and keep
-  // the buffer: no second copy of the edges.
-  GraphEdges out;
-  out.draws = draws;
-  out.row_ptr.assign(p.n_q + 1, 0);
-  for (int64_t i = 0; i < p.n_q; ++i) {
-    out.row_ptr[i + 1] = out.row_ptr[i] + unique[i];
-    std::copy(cols.begin() + start[i], cols.begin() + start[i] + unique[i],
-              cols.begin() + out.row_ptr[i]);
+  // Pass 2: row i draws its edges into cols[start[i], start[i + 1]) (replaying its stream past
+  // the count), adds its self loop and deduplicates in place; unique[i] = edges kept. Returns
+  // the number of Poisson draws (self loops excluded).
+  int64_t DrawRows(const int64_t* start, int32_t* cols, int64_t* unique, bool parallel) const {
+    const int64_t k = k_;
+    const int64_t k1 = k + 1;
+    const std::vector<float> wz = KeyWeights();
+
+    // Alias tables over keys, one per membership column (the last one is the eps column). They
+    // end at the last valid key, so trailing padding (a batch's width) does not change which
+    // edges a sequence gets: the same example samples the same graph in any batch.
+    int64_t key_span = p_.n_k;
+    while (kv_ != nullptr && key_span > 0 && kv_[key_span - 1] == 0) --key_span;
+    AliasTables tz(k1, key_span);
+#pragma omp parallel for schedule(dynamic, 4) if (parallel)
+    for (int64_t v = 0; v < k1; ++v) tz.Build(v, wz.data() + v, k1);
+    // An edge of row i takes its block pair (u, v) with probability ∝ y_iu B_uv z̄_v, drawn in
+    // two steps: u ∝ y_iu t_u (a per-row table over k + 1 entries, the last one the eps block),
+    // then v ∝ B_uv z̄_v (per-graph tables, one per u). This costs O(k) per row, not the O(k²)
+    // of forming y_i B. tb has k + 1 tables over k + 1 blocks: table u < k holds B_uv z̄_v,
+    // table k (the eps block) always gives v = k, so the inner loop needs no special case.
+    const float* bh = p_.b + hi_ * k * k;
+    AliasTables tb(k1, k1);
+    {
+      std::vector<float> weights(k1);
+      for (int64_t u = 0; u < k; ++u) {
+        for (int64_t v = 0; v < k; ++v) weights[v] = static_cast<float>(bh[u * k + v] * zsum_[v]);
+        weights[k] = 0.0f;
+        tb.Build(u, weights.data());
+      }
+      std::fill(weights.begin(), weights.end(), 0.0f);
+      weights[k] = 1.0f;
+      tb.Build(k, weights.data());
+    }
+
+    int64_t draws = 0;
+#pragma omp parallel if (parallel) reduction(+ : draws)
+    {
+      std::vector<float> w(k1);
+      std::vector<uint64_t> bitmap;
+      AliasTables rows_u(1, k1);  // this row's table over u
+      int32_t block[kDrawBatch];
+      AliasTables::Draw pending[kDrawBatch];
+#pragma omp for schedule(dynamic, 16)
+      for (int64_t i = 0; i < p_.n_q; ++i) {
+        int32_t* row = cols + start[i];
+        const int64_t length = start[i + 1] - start[i];
+        const int64_t drawn = length - (HasLoop(i) ? 1 : 0);
+        draws += drawn;
+        if (drawn > 0) {
+          for (int64_t u = 0; u < k; ++u) w[u] = static_cast<float>(y_[i * k + u] * t_[u]);
+          w[k] = static_cast<float>(t_[k]);
+          rows_u.Build(0, w.data());
+          // The row's Philox stream draws its count (pass 1) and then the key of a fast stream
+          // for its edges.
+          PhiloxStream row_rng(p_.seed, stream_, static_cast<uint64_t>(i) << 32);
+          SamplePoisson(row_rng, RowRate(i));  // replays pass 1's draw
+          const uint64_t edge_key =
+              (static_cast<uint64_t>(row_rng.NextU32()) << 32) | row_rng.NextU32();
+          SplitMixStream rng(edge_key);
+          // Keys in batches: draw block pair and key index for a batch, prefetch the key
+          // tables' entries, then resolve. Same random words in the same order as drawing one
+          // by one.
+          for (int64_t e0 = 0; e0 < drawn; e0 += kDrawBatch) {
+            const int64_t e1 = std::min(drawn, e0 + kDrawBatch);
+            for (int64_t e = e0; e < e1; ++e) {
+              const int32_t u = rows_u.Sample(0, rng);
+              const int32_t v = tb.Sample(u, rng);
+              block[e - e0] = v;
+              pending[e - e0] = tz.Start(rng);
+              tz.Prefetch(v, pending[e - e0]);
+            }
+            for (int64_t e = e0; e < e1; ++e) row[e] = tz.Finish(block[e - e0], pending[e - e0]);
+          }
+        }
+        if (HasLoop(i)) row[drawn] = static_cast<int32_t>(i);
+        unique[i] = DedupRow(row, length, p_.n_k, bitmap);
+      }
+    }
+    return draws;
   }
-  cols.resize(out.row_ptr[p.n_q]);
-  out.col = std::move(cols);
-  return out;
-}
+
+ private:
+  bool RowValid(int64_t i) const { return qv_ == nullptr || qv_[i] != 0; }
+  bool KeyValid(int64_t j) const { return kv_ == nullptr || kv_[j] != 0; }
+  bool HasLoop(int64_t i) const {
+    return p_.self_loops && RowValid(i) && i < p_.n_k && KeyValid(i);
+  }
+  // r_i = Σ_j p_ij = Σ_u y_iu t_u + eps z̄_k, O(k).
+  double RowRate(int64_t i) const {
+    double rate = t_[k_];
+    for (int64_t u = 0; u < k_; ++u) rate += y_[i * k_ + u] * t_[u];
+    return rate;
+  }
+  // Key memberships with padded keys zeroed and the constant eps column appended: [n_k, k + 1],
+  // row-major. Padded keys get weight 0, so they are never drawn.
+  std::vector<float> KeyWeights() const {
+    std::vector<float> w(p_.n_k * (k_ + 1));
+    for (int64_t j = 0; j < p_.n_k; ++j) {
+      const bool ok = KeyValid(j);
+      for (int64_t v = 0; v < k_; ++v) w[j * (k_ + 1) + v] = ok ? z_[j * k_ + v] : 0.0f;
+      w[j * (k_ + 1) + k_] = ok && p_.eps > 0 ? 1.0f : 0.0f;
+    }
+    return w;
+  }
+
+  const FastRgParams& p_;
+  const int64_t hi_, k_;
+  const float* y_;
+  const float* z_;
+  const uint8_t* qv_;
+  const uint8_t* kv_;
+  const uint64_t stream_;
+  std::vector<double> zsum_;  // k + 1
+  std::vector<double> t_;     // k + 1
+};
 
 }  // namespace
 
 SbmGraph fastrg_sample(const FastRgParams& params) {
   Validate(params);
   const int64_t graphs = params.batch * params.heads;
-  std::vector<GraphEdges> per_graph(graphs);
+  const int64_t n_q = params.n_q;
   // At least one graph per thread: graphs in parallel. Fewer: parallelize inside each graph.
   // Tiny problems stay on one thread (waking a team costs more than they do). The result is the
   // same either way.
-  const bool threads = graphs * (params.n_q + params.n_k) >= kMinRowsForThreads;
+  const bool threads = graphs * (n_q + params.n_k) >= kMinRowsForThreads;
   const bool outer = threads && graphs >= omp_get_max_threads();
-#pragma omp parallel for schedule(dynamic, 1) if (outer)
-  for (int64_t g = 0; g < graphs; ++g) {
-    per_graph[g] = SampleGraph(params, g / params.heads, g % params.heads, threads && !outer);
-  }
+  const bool inner = threads && !outer;
 
+  std::vector<GraphSampler> samplers;
+  samplers.reserve(graphs);
+  for (int64_t g = 0; g < graphs; ++g)
+    samplers.emplace_back(params, g / params.heads, g % params.heads);
+
+  // Pass 1: every row's slot count, then one buffer with each row's slots at its offset.
+  std::vector<int64_t> start(graphs * n_q + 1, 0);
+#pragma omp parallel for schedule(dynamic, 1) if (outer)
+  for (int64_t g = 0; g < graphs; ++g) samplers[g].CountRows(start.data() + g * n_q + 1, inner);
+  for (int64_t r = 0; r < graphs * n_q; ++r) start[r + 1] += start[r];
+  decltype(SbmGraph::col) col(start.back());
+
+  // Pass 2: draw and deduplicate every row in place.
   SbmGraph graph;
   graph.graphs = graphs;
-  graph.n_q = params.n_q;
+  graph.n_q = n_q;
   graph.n_k = params.n_k;
   graph.draws.resize(graphs);
-  std::vector<int64_t> base(graphs + 1, 0);
-  for (int64_t g = 0; g < graphs; ++g) base[g + 1] = base[g] + per_graph[g].row_ptr.back();
-  if (graphs == 1) {
-    graph.row_ptr = std::move(per_graph[0].row_ptr);
-    graph.col = std::move(per_graph[0].col);
-    graph.draws[0] = per_graph[0].draws;
-    return graph;
-  }
-  graph.row_ptr.resize(graphs * params.n_q + 1);
-  graph.col.resize(base[graphs]);
-#pragma omp parallel for schedule(dynamic, 1) if (threads)
+  std::vector<int64_t> unique(graphs * n_q, 0);
+#pragma omp parallel for schedule(dynamic, 1) if (outer)
   for (int64_t g = 0; g < graphs; ++g) {
-    GraphEdges& e = per_graph[g];
-    for (int64_t i = 0; i < params.n_q; ++i) {
-      graph.row_ptr[g * params.n_q + i] = base[g] + e.row_ptr[i];
-    }
-    std::copy(e.col.begin(), e.col.end(), graph.col.begin() + base[g]);
-    graph.draws[g] = e.draws;
-    std::vector<int32_t>().swap(e.col);  // release as we go: peak stays near one copy
+    // The graph's n_q + 1 entries of start: offsets into the shared buffer.
+    graph.draws[g] =
+        samplers[g].DrawRows(start.data() + g * n_q, col.data(), unique.data() + g * n_q, inner);
   }
-  graph.row_ptr[graphs * params.n_q] = base[graphs];
+
+  // Compact the deduplicated rows to the front, in place (a row never moves right), and keep
+  // the buffer: no second copy of the edges.
+  graph.row_ptr.assign(graphs * n_q + 1, 0);
+  for (int64_t r = 0; r < graphs * n_q; ++r) {
+    graph.row_ptr[r + 1] = graph.row_ptr[r] + unique[r];
+    std::copy(col.begin() + start[r], col.begin() + start[r] + unique[r],
+              col.begin() + graph.row_ptr[r]);
+  }
+  col.resize(graph.row_ptr.back());
+  graph.col = std::move(col);
   return graph;
 }
 

@@ -53,9 +53,9 @@ SbmEdges EdgesOf(const torch::Tensor& row_ptr, const torch::Tensor& col, int64_t
 }
 
 // A 1-d tensor that takes ownership of a vector's buffer (no copy).
-template <typename T>
-torch::Tensor OwningTensor(std::vector<T>&& values, torch::ScalarType dtype) {
-  auto* holder = new std::vector<T>(std::move(values));
+template <typename Vector>
+torch::Tensor OwningTensor(Vector&& values, torch::ScalarType dtype) {
+  auto* holder = new std::decay_t<Vector>(std::move(values));
   return torch::from_blob(
       holder->data(), {static_cast<int64_t>(holder->size())},
       [holder](void*) { delete holder; }, torch::TensorOptions().dtype(dtype));
