@@ -8,8 +8,8 @@ torch::Tensor ValidFloat(const torch::Tensor& key_valid, int64_t batch, int64_t 
   return key_valid.to(options.dtype());
 }
 
-AttentionStats DenseStats(const torch::Tensor& key_valid, int64_t batch, int64_t heads,
-                          int64_t n_q, int64_t n_k) {
+AttentionStats DenseStats(const torch::Tensor& key_valid, int64_t batch, int64_t heads, int64_t n_q,
+                          int64_t n_k) {
   torch::NoGradGuard no_grad;
   const auto options = torch::TensorOptions().dtype(torch::kFloat64);
   torch::Tensor valid_k = ValidFloat(key_valid, batch, n_k, options).sum(1);

@@ -39,8 +39,8 @@ torch::Tensor ValidFloat(const torch::Tensor& key_valid, int64_t batch, int64_t 
                          const torch::TensorOptions& options);
 
 // Stats of an attention that attends to every valid key: density 1.
-AttentionStats DenseStats(const torch::Tensor& key_valid, int64_t batch, int64_t heads,
-                          int64_t n_q, int64_t n_k);
+AttentionStats DenseStats(const torch::Tensor& key_valid, int64_t batch, int64_t heads, int64_t n_q,
+                          int64_t n_k);
 
 }  // namespace detail
 }  // namespace sbmt::attention

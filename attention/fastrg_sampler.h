@@ -26,10 +26,9 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
-#include <type_traits>
-#include <utility>
 #include <vector>
+
+#include "attention/uninitialized_allocator.h"
 
 namespace sbmt::attention {
 
@@ -52,28 +51,6 @@ struct FastRgParams {
   // Index of this batch's first example in the global batch: the graphs of an example do not
   // depend on how the global batch is split over ranks and micro-steps.
   uint64_t batch_offset = 0;
-};
-
-// An allocator whose resize leaves new elements uninitialized: the sampler writes every edge
-// slot itself, and zero-filling its buffer first (one thread faulting in every page) took a
-// tenth of the sampling time at n = 4096.
-template <typename T>
-struct UninitializedAllocator : std::allocator<T> {
-  template <typename U>
-  struct rebind {
-    using other = UninitializedAllocator<U>;
-  };
-  UninitializedAllocator() = default;
-  template <typename U>
-  UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
-  template <typename U>
-  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
-    ::new (static_cast<void*>(p)) U;
-  }
-  template <typename U, typename... Args>
-  void construct(U* p, Args&&... args) {
-    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-  }
 };
 
 // A batch of graphs in one CSR: row r = g * n_q + i (graph g = b * heads + h, query i); the

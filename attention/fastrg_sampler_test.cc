@@ -20,8 +20,8 @@ struct Inputs {
 };
 
 // Random memberships in [0, 1) and a block matrix whose entries sum to `b_total`.
-Inputs MakeInputs(int64_t batch, int64_t heads, int64_t n_q, int64_t n_k, int64_t k,
-                  double b_total, unsigned seed) {
+Inputs MakeInputs(int64_t batch, int64_t heads, int64_t n_q, int64_t n_k, int64_t k, double b_total,
+                  unsigned seed) {
   Inputs in;
   std::mt19937 gen(seed);
   std::uniform_real_distribution<float> unit(0.0f, 1.0f);
@@ -96,8 +96,8 @@ TEST(FastRgSampler, EdgeLawMatchesPoissonModel) {
       rate_sum += p;
       const double q = 1 - std::exp(-p);
       const double expected = seeds * q;
-      chi2 += (hits[i * n_k + j] - expected) * (hits[i * n_k + j] - expected) /
-              (expected * (1 - q));
+      chi2 +=
+          (hits[i * n_k + j] - expected) * (hits[i * n_k + j] - expected) / (expected * (1 - q));
     }
   }
   const double df = static_cast<double>(n_q * n_k);
@@ -145,7 +145,8 @@ TEST(FastRgSampler, ASliceOfTheBatchWithItsOffsetSamplesTheSameGraphs) {
   for (int64_t r = 0; r < 2 * heads * n; ++r) {
     const int64_t w0 = whole.row_ptr[first_row + r], w1 = whole.row_ptr[first_row + r + 1];
     const std::vector<int32_t> expected(whole.col.begin() + w0, whole.col.begin() + w1);
-    const std::vector<int32_t> got(part.col.begin() + part.row_ptr[r], part.col.begin() + part.row_ptr[r + 1]);
+    const std::vector<int32_t> got(part.col.begin() + part.row_ptr[r],
+                                   part.col.begin() + part.row_ptr[r + 1]);
     ASSERT_EQ(got, expected) << "row " << r;
   }
   // Without the offset the slice would reuse examples 0 and 1's randomness.
@@ -178,8 +179,10 @@ TEST(FastRgSampler, TrailingPaddingDoesNotChangeTheGraph) {
   for (int64_t h = 0; h < heads; ++h) {
     for (int64_t i = 0; i < n; ++i) {
       const int64_t ra = h * n + i, rb = h * wide + i;
-      const std::vector<int32_t> ea(a.col.begin() + a.row_ptr[ra], a.col.begin() + a.row_ptr[ra + 1]);
-      const std::vector<int32_t> eb(b.col.begin() + b.row_ptr[rb], b.col.begin() + b.row_ptr[rb + 1]);
+      const std::vector<int32_t> ea(a.col.begin() + a.row_ptr[ra],
+                                    a.col.begin() + a.row_ptr[ra + 1]);
+      const std::vector<int32_t> eb(b.col.begin() + b.row_ptr[rb],
+                                    b.col.begin() + b.row_ptr[rb + 1]);
       ASSERT_EQ(ea, eb) << "head " << h << " row " << i;
     }
   }
@@ -191,7 +194,7 @@ TEST(FastRgSampler, RowsAreSortedUniqueAndRespectPadding) {
   in.query_valid.assign(2 * 50, 1);
   in.key_valid.assign(2 * 40, 1);
   for (int i = 45; i < 50; ++i) in.query_valid[50 + i] = 0;  // batch 1: last 5 queries padded
-  for (int j = 30; j < 40; ++j) in.key_valid[j] = 0;        // batch 0: last 10 keys padded
+  for (int j = 30; j < 40; ++j) in.key_valid[j] = 0;         // batch 0: last 10 keys padded
   in.params.query_valid = in.query_valid.data();
   in.params.key_valid = in.key_valid.data();
   in.params.self_loops = true;

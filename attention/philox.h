@@ -129,7 +129,6 @@ class PhiloxStream : public UniformDraws<PhiloxStream> {
     return words_[used_++];
   }
 
-
  private:
   static constexpr int kWords = 4 * kPhiloxLanes;
 

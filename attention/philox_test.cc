@@ -16,12 +16,12 @@ TEST(Philox, MatchesRandom123KnownAnswers) {
   // kat_vectors from Random123 1.09: philox4x32 10 rounds.
   EXPECT_EQ(Philox4x32({0, 0, 0, 0}, 0, 0),
             (PhiloxWords{0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u}));
-  EXPECT_EQ(Philox4x32({0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}, 0xffffffffu,
-                       0xffffffffu),
-            (PhiloxWords{0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu}));
-  EXPECT_EQ(Philox4x32({0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}, 0xa4093822u,
-                       0x299f31d0u),
-            (PhiloxWords{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}));
+  EXPECT_EQ(
+      Philox4x32({0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}, 0xffffffffu, 0xffffffffu),
+      (PhiloxWords{0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu}));
+  EXPECT_EQ(
+      Philox4x32({0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}, 0xa4093822u, 0x299f31d0u),
+      (PhiloxWords{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}));
 }
 
 TEST(Philox, StreamsAreReproducibleAndDistinct) {
@@ -114,10 +114,10 @@ TEST(Philox, StreamEqualsBlockByBlockComputation) {
   const uint64_t offset = (uint64_t{7} << 32) - 3;  // crosses a 32-bit carry in the counter
   PhiloxStream rng(seed, stream, offset);
   for (uint64_t b = offset; b < offset + 3 * kPhiloxLanes + 1; ++b) {
-    const PhiloxWords expected = Philox4x32(
-        {static_cast<uint32_t>(b), static_cast<uint32_t>(b >> 32), static_cast<uint32_t>(stream),
-         static_cast<uint32_t>(stream >> 32)},
-        static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+    const PhiloxWords expected =
+        Philox4x32({static_cast<uint32_t>(b), static_cast<uint32_t>(b >> 32),
+                    static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)},
+                   static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
     for (int w = 0; w < 4; ++w) ASSERT_EQ(rng.NextU32(), expected[w]) << "block " << b;
   }
 }

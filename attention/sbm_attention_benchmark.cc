@@ -11,11 +11,11 @@
 // backward (dq, dk, dv, straight-through dp) and the membership gradients dY, dZ, dB. Dense time
 // is softmax(q kᵀ/√d) v forward and backward through autograd. Times are medians over repeats
 // (after one warm-up), SBM and dense runs alternating so both see the same machine state, each
-// after a short pause that lets the other's thread pool go idle. Memory is the peak resident set growth during one forward + backward,
-// read from /proc/self/status (VmHWM after resetting it through /proc/self/clear_refs), with
-// glibc told to return large blocks to the system so freed memory does not hide peaks.
-// Memberships are uniform in [0, 1), k = 128, with B scaled so the expected density hits the
-// target; the table reports the density actually sampled.
+// after a short pause that lets the other's thread pool go idle. Memory is the peak resident set
+// growth during one forward + backward, read from /proc/self/status (VmHWM after resetting it
+// through /proc/self/clear_refs), with glibc told to return large blocks to the system so freed
+// memory does not hide peaks. Memberships are uniform in [0, 1), k = 128, with B scaled so the
+// expected density hits the target; the table reports the density actually sampled.
 #include <malloc.h>
 #include <omp.h>
 #include <torch/torch.h>
@@ -34,9 +34,9 @@
 
 #include "attention/baselines/full_attention.h"
 #include "attention/fastrg_sampler.h"
+#include "attention/sbm_attention_binding.h"
 #include "attention/sbm_attention_cpu_isa.h"
 #include "attention/sbm_attention_kernels.h"
-#include "attention/sbm_attention_binding.h"
 
 namespace sbmt::attention {
 namespace {
@@ -240,7 +240,9 @@ Phases MeasurePhases(int64_t n, double target, int64_t clusters, int repeats) {
     cpu::sbm_membership_backward(mb);
     auto t5 = std::chrono::steady_clock::now();
     if (r < 0) continue;  // warm-up
-    auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+    auto ms = [](auto a, auto b) {
+      return std::chrono::duration<double, std::milli>(b - a).count();
+    };
     times[0].push_back(ms(t0, t1));
     times[1].push_back(ms(t2, t3));
     times[2].push_back(ms(t3, t4));
@@ -281,11 +283,13 @@ int main(int argc, char** argv) {
   int64_t clusters = 128;
   bool phases = false;
   app.add_flag("--phases", phases, "also print the time of each phase of the SBM op");
-  app.add_option("--threads", threads, "intra-op threads (OpenMP and LibTorch)")->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "intra-op threads (OpenMP and LibTorch)")
+      ->check(CLI::PositiveNumber);
   app.add_flag("--csv", csv, "print CSV instead of a table");
   app.add_option("--sizes", sizes, "sequence lengths, comma-separated");
   app.add_option("--densities", densities, "target densities, comma-separated");
-  app.add_option("--repeats", repeats, "timed repetitions (median reported)")->check(CLI::PositiveNumber);
+  app.add_option("--repeats", repeats, "timed repetitions (median reported)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--clusters", clusters, "SBM clusters k")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
@@ -316,7 +320,8 @@ int main(int argc, char** argv) {
   std::vector<Phases> phase_rows;
   if (phases) {
     for (int64_t n : ns) {
-      for (double target : targets) phase_rows.push_back(MeasurePhases(n, target, clusters, repeats));
+      for (double target : targets)
+        phase_rows.push_back(MeasurePhases(n, target, clusters, repeats));
     }
   }
   mallopt(M_MMAP_THRESHOLD, 64 * 1024);
@@ -331,11 +336,12 @@ int main(int argc, char** argv) {
   if (csv) {
     std::printf("n,density,edges,sbm_ms,dense_ms,ratio,sbm_bytes,dense_bytes\n");
   } else {
-    std::printf("SBM attention vs full attention, forward+backward; batch 1, heads %lld, head dim "
-                "%lld, k %lld, threads %d, median of %d, CPU kernels %s\n",
-                static_cast<long long>(kHeads), static_cast<long long>(kHeadDim),
-                static_cast<long long>(clusters), threads, repeats,
-                sbm_cpu_kernels_use_avx2() ? "avx2+fma" : "generic x86-64");
+    std::printf(
+        "SBM attention vs full attention, forward+backward; batch 1, heads %lld, head dim "
+        "%lld, k %lld, threads %d, median of %d, CPU kernels %s\n",
+        static_cast<long long>(kHeads), static_cast<long long>(kHeadDim),
+        static_cast<long long>(clusters), threads, repeats,
+        sbm_cpu_kernels_use_avx2() ? "avx2+fma" : "generic x86-64");
     std::printf("%6s %8s %10s %10s %10s %7s %12s %12s %8s\n", "n", "density", "edges", "sbm_ms",
                 "dense_ms", "ratio", "sbm_bytes", "dense_bytes", "mem");
   }
@@ -347,15 +353,16 @@ int main(int argc, char** argv) {
                   static_cast<long long>(r.dense_bytes));
     } else {
       std::printf("%6lld %8.4f %10lld %10.2f %10.2f %7.3f %12lld %12lld %7.1f%%\n",
-                  static_cast<long long>(r.n), r.density, static_cast<long long>(r.edges),
-                  r.sbm_ms, r.dense_ms, r.sbm_ms / r.dense_ms,
-                  static_cast<long long>(r.sbm_bytes), static_cast<long long>(r.dense_bytes),
+                  static_cast<long long>(r.n), r.density, static_cast<long long>(r.edges), r.sbm_ms,
+                  r.dense_ms, r.sbm_ms / r.dense_ms, static_cast<long long>(r.sbm_bytes),
+                  static_cast<long long>(r.dense_bytes),
                   100.0 * r.sbm_bytes / std::max<int64_t>(1, r.dense_bytes));
     }
   }
   if (phases) {
-    std::printf("\nSBM phases (ms): sampling, attention forward, attention backward (dq, dk, dv, "
-                "dp), membership gradients (dY, dZ, dB)\n");
+    std::printf(
+        "\nSBM phases (ms): sampling, attention forward, attention backward (dq, dk, dv, "
+        "dp), membership gradients (dY, dZ, dB)\n");
     std::printf("%6s %8s %10s %10s %10s %12s %10s\n", "n", "target", "sample", "forward",
                 "backward", "membership", "total");
     for (size_t i = 0; i < phase_rows.size(); ++i) {

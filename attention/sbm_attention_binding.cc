@@ -57,8 +57,8 @@ template <typename Vector>
 torch::Tensor OwningTensor(Vector&& values, torch::ScalarType dtype) {
   auto* holder = new std::decay_t<Vector>(std::move(values));
   return torch::from_blob(
-      holder->data(), {static_cast<int64_t>(holder->size())},
-      [holder](void*) { delete holder; }, torch::TensorOptions().dtype(dtype));
+      holder->data(), {static_cast<int64_t>(holder->size())}, [holder](void*) { delete holder; },
+      torch::TensorOptions().dtype(dtype));
 }
 
 uint64_t DropoutStream(const SbmOpOptions& o) {
@@ -114,7 +114,8 @@ class SbmAttentionFunction : public torch::autograd::Function<SbmAttentionFuncti
     const int64_t n_edges = graph.edges();
     torch::Tensor row_ptr = OwningTensor(std::move(graph.row_ptr), torch::kInt64);
     torch::Tensor col = OwningTensor(std::move(graph.col), torch::kInt32);
-    torch::Tensor draws = OwningTensor(std::move(graph.draws), torch::kInt64).reshape({batch, heads});
+    torch::Tensor draws =
+        OwningTensor(std::move(graph.draws), torch::kInt64).reshape({batch, heads});
     torch::Tensor edge_count =
         torch::tensor(counts, torch::kFloat64).reshape({batch, heads}).to(q.scalar_type());
 
@@ -145,13 +146,12 @@ class SbmAttentionFunction : public torch::autograd::Function<SbmAttentionFuncti
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list saved = ctx->get_saved_variables();
-    const torch::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &y = saved[3],
-                        &z = saved[4], &b = saved[5], &out = saved[6], &alpha = saved[7],
-                        &row_ptr = saved[8], &col = saved[9];
+    const torch::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &y = saved[3], &z = saved[4],
+                        &b = saved[5], &out = saved[6], &alpha = saved[7], &row_ptr = saved[8],
+                        &col = saved[9];
     const int64_t batch = q.size(0), heads = q.size(1), n_q = q.size(2), d = q.size(3);
     const int64_t n_k = k.size(2), clusters = y.size(3), graphs = batch * heads;
-    torch::Tensor grad_out =
-        grads[0].defined() ? grads[0].contiguous() : torch::zeros_like(out);
+    torch::Tensor grad_out = grads[0].defined() ? grads[0].contiguous() : torch::zeros_like(out);
     torch::Tensor grad_edges = grads[1].defined() ? grads[1].contiguous() : torch::Tensor();
 
     torch::Tensor dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
@@ -199,8 +199,14 @@ class SbmAttentionFunction : public torch::autograd::Function<SbmAttentionFuncti
       m.db = dbc.data_ptr<scalar_t>();
       cpu::sbm_membership_backward(m);
     });
-    return {dq, dk, dv, dyc.to(y.scalar_type()), dzc.to(z.scalar_type()),
-            dbc.to(b.scalar_type()), torch::Tensor(), torch::Tensor()};
+    return {dq,
+            dk,
+            dv,
+            dyc.to(y.scalar_type()),
+            dzc.to(z.scalar_type()),
+            dbc.to(b.scalar_type()),
+            torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -216,7 +222,8 @@ SbmOpResult sbm_attention(const torch::Tensor& q, const torch::Tensor& k, const 
   }
   if (!q.is_floating_point() ||
       (q.scalar_type() != torch::kFloat32 && q.scalar_type() != torch::kFloat64)) {
-    Invalid(std::string("q: expected dtype float or double, got ") + c10::toString(q.scalar_type()));
+    Invalid(std::string("q: expected dtype float or double, got ") +
+            c10::toString(q.scalar_type()));
   }
   const int64_t batch = q.size(0), heads = q.size(1), n_q = q.size(2), d = q.size(3);
   if (!k.defined() || k.dim() != 4) Invalid("k: expected a 4-d tensor [batch, heads, n_k, d]");
@@ -234,7 +241,8 @@ SbmOpResult sbm_attention(const torch::Tensor& q, const torch::Tensor& k, const 
   if (!(options.dropout >= 0 && options.dropout < 1)) {
     Invalid("dropout: expected a probability in [0, 1), got " + std::to_string(options.dropout));
   }
-  variable_list r = SbmAttentionFunction::apply(q, k, v, y, z, b, Masks{key_valid, query_valid}, options);
+  variable_list r =
+      SbmAttentionFunction::apply(q, k, v, y, z, b, Masks{key_valid, query_valid}, options);
   return {r[0], r[1], r[2], r[3], r[4]};
 }
 

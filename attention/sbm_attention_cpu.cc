@@ -18,6 +18,7 @@
 
 #include "attention/sbm_attention_cpu_isa.h"
 #include "attention/sbm_attention_kernels.h"
+#include "attention/uninitialized_allocator.h"
 
 // Built once per instruction set (see sbm_attention_cpu_isa.h); BUILD sets the namespace.
 #ifndef SBMT_CPU_NAMESPACE
@@ -63,7 +64,8 @@ constexpr int RowVecs() {
 template <typename T, int V>
 inline void AddScaledRow(Vec<T>* acc, T a, const T* row) {
 #pragma GCC unroll 8
-  for (int v = 0; v < V; ++v) acc[v] += a * *reinterpret_cast<const Vec<T>*>(row + v * kVecWidth<T>);
+  for (int v = 0; v < V; ++v)
+    acc[v] += a * *reinterpret_cast<const Vec<T>*>(row + v * kVecWidth<T>);
 }
 
 // exp for the softmax: branch-free and inlinable, so the loop over a row's scores vectorizes
@@ -108,6 +110,7 @@ void MatMulAdd(int64_t rows, int64_t inner, int64_t cols, const T* A, int64_t ld
           }
         }
         for (int r = 0; r < kR; ++r) {
+#pragma omp simd
           for (int c = 0; c < kC; ++c) C[(r0 + r) * ldc + c0 + c] += acc[r][c];
         }
       } else {
@@ -143,8 +146,7 @@ struct RowChunks {
 // Adds the per-item partial buffers ([items][n_k][width]) of each graph in item order into
 // out ([graphs][n_k][width]).
 template <typename T>
-void ReducePartials(const RowChunks& chunks, int64_t n_k, int64_t width, const T* partial,
-                    T* out) {
+void ReducePartials(const RowChunks& chunks, int64_t n_k, int64_t width, const T* partial, T* out) {
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < chunks.graphs * n_k; ++c) {
     const int64_t g = c / n_k, j = c % n_k;
@@ -157,6 +159,11 @@ void ReducePartials(const RowChunks& chunks, int64_t n_k, int64_t width, const T
     }
   }
 }
+
+// Per-item partial buffers, left uninitialized: each work item clears its own slice, in
+// parallel, instead of one thread zero-filling (and faulting in) megabytes first.
+template <typename T>
+using Scratch = std::vector<T, UninitializedAllocator<T>>;
 
 constexpr int kPrefetchDistance = 4;
 
@@ -231,10 +238,10 @@ void BackwardImpl(const SbmBackwardParams<T>& p) {
   const int64_t d = N > 0 ? N : p.d;
   const T drop_scale = T(1) / (T(1) - static_cast<T>(p.dropout.p));
   const bool dropout = p.dropout.p > 0;
-  const RowChunks chunks(E, 4);
-  // Per item: partial dk and dv, [n_k][d] each.
-  std::vector<T> part_dk(chunks.items() * E.n_k * d);
-  std::vector<T> part_dv(chunks.items() * E.n_k * d);
+  const RowChunks chunks(E, 2);
+  // Per item: partial dk and dv, [n_k][d] each (each item clears its own).
+  Scratch<T> part_dk(chunks.items() * E.n_k * d);
+  Scratch<T> part_dv(chunks.items() * E.n_k * d);
 
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t item = 0; item < chunks.items(); ++item) {
@@ -294,7 +301,8 @@ void BackwardImpl(const SbmBackwardParams<T>& p) {
         if constexpr (RowVecs<T, N>() > 0) {
           constexpr int V = RowVecs<T, N>();
           Vec<T> acc[V];
-          for (int v = 0; v < V; ++v) acc[v] = *reinterpret_cast<const Vec<T>*>(dq_i + v * kVecWidth<T>);
+          for (int v = 0; v < V; ++v)
+            acc[v] = *reinterpret_cast<const Vec<T>*>(dq_i + v * kVecWidth<T>);
           for (int64_t edge = e0; edge < e; ++edge) {
             visit(edge, [&](T a, const T* k_j) { AddScaledRow<T, V>(acc, a, k_j); });
           }
@@ -371,7 +379,7 @@ void MembershipBackwardImpl(const SbmMembershipBackwardParams<T>& p) {
   const int64_t k = N > 0 ? N : p.k;
   const RowChunks chunks(E, 2);  // U rows are k wide: fewer, larger items
   // Per item: partial U ([n_k][k], U_j = Σ_i dp_ij Y_i) and partial dB ([k][k]).
-  std::vector<T> part_u(chunks.items() * E.n_k * k);
+  Scratch<T> part_u(chunks.items() * E.n_k * k);  // each item clears its own
   std::vector<T> part_db(chunks.items() * k * k);
   std::vector<T> bt(p.heads * k * k);  // Bᵀ per head
   for (int64_t h = 0; h < p.heads; ++h) {
@@ -463,15 +471,15 @@ void MembershipBackwardImpl(const SbmMembershipBackwardParams<T>& p) {
 
 // Common widths get their own unrolled copy; others run the generic loops.
 #define SBMT_WIDTH_DISPATCH(impl, width, p) \
-  switch (width) {                           \
-    case 32:                                 \
-      return impl<T, 32>(p);                 \
-    case 64:                                 \
-      return impl<T, 64>(p);                 \
-    case 128:                                \
-      return impl<T, 128>(p);                \
-    default:                                 \
-      return impl<T, 0>(p);                  \
+  switch (width) {                          \
+    case 32:                                \
+      return impl<T, 32>(p);                \
+    case 64:                                \
+      return impl<T, 64>(p);                \
+    case 128:                               \
+      return impl<T, 128>(p);               \
+    default:                                \
+      return impl<T, 0>(p);                 \
   }
 
 }  // namespace

@@ -75,10 +75,10 @@ struct SbmBackwardParams {
   T scale = 0;
   SbmDropout dropout;
   bool self_loops = false;  // edges (i, i) are self loops and get dp = 0
-  T* dq = nullptr;  // [G, n_q, d], written
-  T* dk = nullptr;  // [G, n_k, d], written
-  T* dv = nullptr;  // [G, n_k, d], written
-  T* dp = nullptr;  // [E], written
+  T* dq = nullptr;          // [G, n_q, d], written
+  T* dk = nullptr;          // [G, n_k, d], written
+  T* dv = nullptr;          // [G, n_k, d], written
+  T* dp = nullptr;          // [E], written
 };
 
 template <typename T>
@@ -111,22 +111,22 @@ inline bool sbm_dropout_keep(const SbmDropout& dropout, int64_t e) {
 
 // The three kernels, declared (SBMT_DECLARE_KERNELS) and instantiated for float and double
 // (SBMT_INSTANTIATE_KERNELS, inside the namespace) the same way in every implementation.
-#define SBMT_DECLARE_KERNELS(ns)                                                  \
-  namespace sbmt::attention::ns {                                                 \
-  template <typename T>                                                           \
-  void sbm_attention_forward(const SbmForwardParams<T>& p);                       \
-  template <typename T>                                                           \
-  void sbm_attention_backward(const SbmBackwardParams<T>& p);                     \
-  template <typename T>                                                           \
-  void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p);          \
+#define SBMT_DECLARE_KERNELS(ns)                                         \
+  namespace sbmt::attention::ns {                                        \
+  template <typename T>                                                  \
+  void sbm_attention_forward(const SbmForwardParams<T>& p);              \
+  template <typename T>                                                  \
+  void sbm_attention_backward(const SbmBackwardParams<T>& p);            \
+  template <typename T>                                                  \
+  void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p); \
   }
 
-#define SBMT_INSTANTIATE_KERNELS                                                            \
-  template void sbm_attention_forward<float>(const SbmForwardParams<float>&);               \
-  template void sbm_attention_forward<double>(const SbmForwardParams<double>&);             \
-  template void sbm_attention_backward<float>(const SbmBackwardParams<float>&);             \
-  template void sbm_attention_backward<double>(const SbmBackwardParams<double>&);           \
-  template void sbm_membership_backward<float>(const SbmMembershipBackwardParams<float>&);  \
+#define SBMT_INSTANTIATE_KERNELS                                                           \
+  template void sbm_attention_forward<float>(const SbmForwardParams<float>&);              \
+  template void sbm_attention_forward<double>(const SbmForwardParams<double>&);            \
+  template void sbm_attention_backward<float>(const SbmBackwardParams<float>&);            \
+  template void sbm_attention_backward<double>(const SbmBackwardParams<double>&);          \
+  template void sbm_membership_backward<float>(const SbmMembershipBackwardParams<float>&); \
   template void sbm_membership_backward<double>(const SbmMembershipBackwardParams<double>&);
 
 // reference:: scalar loops; cpu:: the fast kernels (dispatching to an instruction-set build).

@@ -116,19 +116,19 @@ enum class Impl { kReference, kCpu, kCpuGeneric };
 
 template <typename P>
 void Dispatch(Impl impl, const SbmForwardParams<P>& f) {
-  impl == Impl::kCpu           ? cpu::sbm_attention_forward(f)
+  impl == Impl::kCpu          ? cpu::sbm_attention_forward(f)
   : impl == Impl::kCpuGeneric ? cpu_generic::sbm_attention_forward(f)
                               : reference::sbm_attention_forward(f);
 }
 template <typename P>
 void Dispatch(Impl impl, const SbmBackwardParams<P>& b) {
-  impl == Impl::kCpu           ? cpu::sbm_attention_backward(b)
+  impl == Impl::kCpu          ? cpu::sbm_attention_backward(b)
   : impl == Impl::kCpuGeneric ? cpu_generic::sbm_attention_backward(b)
                               : reference::sbm_attention_backward(b);
 }
 template <typename P>
 void Dispatch(Impl impl, const SbmMembershipBackwardParams<P>& m) {
-  impl == Impl::kCpu           ? cpu::sbm_membership_backward(m)
+  impl == Impl::kCpu          ? cpu::sbm_membership_backward(m)
   : impl == Impl::kCpuGeneric ? cpu_generic::sbm_membership_backward(m)
                               : reference::sbm_membership_backward(m);
 }
@@ -216,10 +216,10 @@ const std::vector<Shape>& Shapes() {
   static const std::vector<Shape> shapes = {
       // batch heads n_q n_k d k eps b_total padding self_loops dropout
       {1, 1, 7, 7, 8, 3, 0.01f, 1.0, false, false, 0.0f},
-      {2, 3, 13, 9, 16, 4, 0.05f, 2.0, true, false, 0.0f},   // n_q > n_k, padding
-      {2, 2, 9, 21, 8, 5, 0.0f, 0.05, false, false, 0.0f},   // sparse: many empty rows
-      {1, 2, 31, 31, 32, 8, 0.02f, 3.0, true, true, 0.0f},   // self loops with padding
-      {3, 2, 17, 12, 16, 4, 0.03f, 2.0, true, true, 0.3f},   // dropout
+      {2, 3, 13, 9, 16, 4, 0.05f, 2.0, true, false, 0.0f},  // n_q > n_k, padding
+      {2, 2, 9, 21, 8, 5, 0.0f, 0.05, false, false, 0.0f},  // sparse: many empty rows
+      {1, 2, 31, 31, 32, 8, 0.02f, 3.0, true, true, 0.0f},  // self loops with padding
+      {3, 2, 17, 12, 16, 4, 0.03f, 2.0, true, true, 0.3f},  // dropout
       {1, 1, 120, 90, 64, 16, 0.01f, 6.0, false, false, 0.1f},
       {1, 2, 40, 33, 128, 128, 0.02f, 40.0, true, true, 0.1f},  // unrolled d = k = 128 paths
       {2, 1, 50, 50, 32, 64, 0.02f, 20.0, false, true, 0.0f},   // unrolled d = 32, k = 64
@@ -395,18 +395,18 @@ TEST(SbmAttentionKernels, MembershipGradientsMatchDenseFormulas) {
     }
     testing::DenseMembershipGrads dense = testing::DenseMembershipBackward(y, z, b, dp);
     const Tolerance tol = testing::kDenseOracleDouble;
-    ExpectClose(std::vector<double>(r.dy.begin() + g * s.n_q * s.k,
-                                    r.dy.begin() + (g + 1) * s.n_q * s.k),
-                dense.dy.data, tol, "dy");
-    ExpectClose(std::vector<double>(r.dz.begin() + g * s.n_k * s.k,
-                                    r.dz.begin() + (g + 1) * s.n_k * s.k),
-                dense.dz.data, tol, "dz");
+    ExpectClose(
+        std::vector<double>(r.dy.begin() + g * s.n_q * s.k, r.dy.begin() + (g + 1) * s.n_q * s.k),
+        dense.dy.data, tol, "dy");
+    ExpectClose(
+        std::vector<double>(r.dz.begin() + g * s.n_k * s.k, r.dz.begin() + (g + 1) * s.n_k * s.k),
+        dense.dz.data, tol, "dz");
     for (int64_t i = 0; i < s.k * s.k; ++i) db_expected[h].data[i] += dense.db.data[i];
   }
   for (int64_t h = 0; h < s.heads; ++h) {
-    ExpectClose(std::vector<double>(r.db.begin() + h * s.k * s.k,
-                                    r.db.begin() + (h + 1) * s.k * s.k),
-                db_expected[h].data, testing::kDenseOracleDouble, "db");
+    ExpectClose(
+        std::vector<double>(r.db.begin() + h * s.k * s.k, r.db.begin() + (h + 1) * s.k * s.k),
+        db_expected[h].data, testing::kDenseOracleDouble, "db");
   }
 }
 

@@ -18,13 +18,12 @@ SbmAttention::SbmAttention(const SbmAttentionOptions& options) : options_(option
                                 std::to_string(options.eps));
   }
   const int64_t d = options.head_dim;
-  proj_ = register_module("proj", torch::nn::Sequential(torch::nn::Linear(d, d),
-                                                        torch::nn::ReLU(),
+  proj_ = register_module("proj", torch::nn::Sequential(torch::nn::Linear(d, d), torch::nn::ReLU(),
                                                         torch::nn::Linear(d, d)));
   // Kaiming-normal with fan_in = k * d, as the reference implementation.
-  clusters_ = register_parameter(
-      "clusters", torch::randn({options.heads, options.clusters, d}) *
-                      std::sqrt(2.0 / static_cast<double>(options.clusters * d)));
+  clusters_ = register_parameter("clusters",
+                                 torch::randn({options.heads, options.clusters, d}) *
+                                     std::sqrt(2.0 / static_cast<double>(options.clusters * d)));
 }
 
 torch::Tensor SbmAttention::memberships(const torch::Tensor& x) {
@@ -42,11 +41,10 @@ AttentionOutput SbmAttention::forward(const torch::Tensor& q, const torch::Tenso
                                       const torch::Tensor& v, const torch::Tensor& key_valid) {
   const int64_t batch = q.size(0), heads = q.size(1), n_q = q.size(2), n_k = k.size(2);
   if (heads != options_.heads || q.size(3) != options_.head_dim) {
-    throw std::invalid_argument("SbmAttention: q: expected [batch, " +
-                                std::to_string(options_.heads) + ", n, " +
-                                std::to_string(options_.head_dim) + "], got heads " +
-                                std::to_string(heads) + " and head dim " +
-                                std::to_string(q.size(3)));
+    throw std::invalid_argument(
+        "SbmAttention: q: expected [batch, " + std::to_string(options_.heads) + ", n, " +
+        std::to_string(options_.head_dim) + "], got heads " + std::to_string(heads) +
+        " and head dim " + std::to_string(q.size(3)));
   }
   torch::Tensor y = memberships(q).to(q.scalar_type());
   torch::Tensor z = memberships(k).to(q.scalar_type());
@@ -70,7 +68,7 @@ AttentionOutput SbmAttention::forward(const torch::Tensor& q, const torch::Tenso
   torch::Tensor valid_k = detail::ValidFloat(key_valid, batch, n_k, fopts);  // [B, n_k]
   torch::Tensor valid_q = n_q == n_k ? valid_k : torch::ones({batch, n_q}, fopts);
   torch::Tensor pairs = (valid_q.sum(1) * valid_k.sum(1)).clamp_min(1).unsqueeze(1);  // [B, 1]
-  torch::Tensor sampled_density = r.edge_count / pairs;                              // [B, H]
+  torch::Tensor sampled_density = r.edge_count / pairs;                               // [B, H]
   // Expected edges: (1ᵀY) B (Zᵀ1) + eps n_q n_k over valid rows.
   torch::Tensor x_sum = (y * valid_q.unsqueeze(1).unsqueeze(-1)).sum(2);  // [B, H, k]
   torch::Tensor z_sum = (z * valid_k.unsqueeze(1).unsqueeze(-1)).sum(2);  // [B, H, k]
@@ -83,10 +81,9 @@ AttentionOutput SbmAttention::forward(const torch::Tensor& q, const torch::Tenso
 
   AttentionOutput out;
   out.out = r.out;
-  out.regularizer =
-      options_.penalty_weight * (options_.density_penalty == DensityPenalty::kExpected
-                                     ? expected_density.mean()
-                                     : sampled_density.mean());
+  out.regularizer = options_.penalty_weight * (options_.density_penalty == DensityPenalty::kExpected
+                                                   ? expected_density.mean()
+                                                   : sampled_density.mean());
   out.stats.edges = r.edge_count.detach().to(torch::kFloat64).mean(0);
   out.stats.density = sampled_density.detach().to(torch::kFloat64).mean(0);
   out.stats.expected_density = expected_density.detach().to(torch::kFloat64).mean(0);

@@ -1,5 +1,7 @@
 // The LibTorch binding against a dense oracle written with torch ops (gradients of q, k, v, and
 // the straight-through gradients of y, z, b), its input validation, and the SbmAttention module.
+#include "attention/sbm_attention_module.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -8,7 +10,6 @@
 
 #include "attention/baselines/full_attention.h"
 #include "attention/sbm_attention_binding.h"
-#include "attention/sbm_attention_module.h"
 
 namespace sbmt::attention {
 namespace {
@@ -98,19 +99,27 @@ TEST(SbmAttentionBinding, RejectsBadInputNamingTheArgument) {
   OpInputs in = MakeInputs(2, 2, 6, 4, 3);
   torch::NoGradGuard no_grad;
   const SbmOpOptions o;
-  ExpectInvalid([&] { sbm_attention(in.q.to(torch::kInt32), in.k, in.v, in.y, in.z, in.b, {}, {}, o); },
-                "q: expected dtype float or double, got Int");
-  ExpectInvalid([&] { sbm_attention(in.q, in.k.to(torch::kFloat32), in.v, in.y, in.z, in.b, {}, {}, o); },
-                "k: expected dtype Double, got Float");
-  ExpectInvalid([&] { sbm_attention(in.q, in.k, in.v, in.y, in.z.narrow(2, 0, 5), in.b, {}, {}, o); },
-                "z: expected shape [2, 2, 6, 3], got [2, 2, 5, 3]");
   ExpectInvalid(
-      [&] { sbm_attention(in.q, in.k, in.v.transpose(2, 3).contiguous().transpose(2, 3), in.y,
-                          in.z, in.b, {}, {}, o); },
+      [&] { sbm_attention(in.q.to(torch::kInt32), in.k, in.v, in.y, in.z, in.b, {}, {}, o); },
+      "q: expected dtype float or double, got Int");
+  ExpectInvalid(
+      [&] { sbm_attention(in.q, in.k.to(torch::kFloat32), in.v, in.y, in.z, in.b, {}, {}, o); },
+      "k: expected dtype Double, got Float");
+  ExpectInvalid(
+      [&] { sbm_attention(in.q, in.k, in.v, in.y, in.z.narrow(2, 0, 5), in.b, {}, {}, o); },
+      "z: expected shape [2, 2, 6, 3], got [2, 2, 5, 3]");
+  ExpectInvalid(
+      [&] {
+        sbm_attention(in.q, in.k, in.v.transpose(2, 3).contiguous().transpose(2, 3), in.y, in.z,
+                      in.b, {}, {}, o);
+      },
       "v: expected a contiguous tensor");
-  ExpectInvalid([&] { sbm_attention(in.q, in.k, in.v, in.y, in.z, in.b,
-                                    torch::ones({2, 6}, torch::kInt64), {}, o); },
-                "key_valid: expected dtype Bool, got Long");
+  ExpectInvalid(
+      [&] {
+        sbm_attention(in.q, in.k, in.v, in.y, in.z, in.b, torch::ones({2, 6}, torch::kInt64), {},
+                      o);
+      },
+      "key_valid: expected dtype Bool, got Long");
   torch::Tensor y = in.y.detach().clone();
   y[0][1][2][0] = std::nan("");
   ExpectInvalid([&] { sbm_attention(in.q, in.k, in.v, y, in.z, in.b, {}, {}, o); },

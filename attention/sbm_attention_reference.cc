@@ -19,8 +19,8 @@ void sbm_attention_forward(const SbmForwardParams<T>& p) {
   for (int64_t g = 0; g < E.graphs; ++g) {
     for (int64_t i = 0; i < E.n_q; ++i) {
       const int64_t r = g * E.n_q + i;
-      const T* q_i = p.q + r * d;            // [d]
-      T* out_i = p.out + r * d;              // [d]
+      const T* q_i = p.q + r * d;  // [d]
+      T* out_i = p.out + r * d;    // [d]
       std::fill(out_i, out_i + d, T(0));
       // s_ij = q_i·k_j * scale, kept in alpha for now.
       T row_max = -INFINITY;
@@ -106,9 +106,9 @@ void sbm_membership_backward(const SbmMembershipBackwardParams<T>& p) {
         const T* z_j = p.z + (g * E.n_k + j) * k;
         for (int64_t u = 0; u < k; ++u) {
           for (int64_t v = 0; v < k; ++v) {
-            p.dy[r * k + u] += p.dp[e] * B[u * k + v] * z_j[v];                 // B Z_jᵀ
-            p.dz[(g * E.n_k + j) * k + v] += p.dp[e] * B[u * k + v] * y_i[u];   // Bᵀ Y_iᵀ
-            dB[u * k + v] += p.dp[e] * y_i[u] * z_j[v];                         // Y_iᵀ Z_j
+            p.dy[r * k + u] += p.dp[e] * B[u * k + v] * z_j[v];                // B Z_jᵀ
+            p.dz[(g * E.n_k + j) * k + v] += p.dp[e] * B[u * k + v] * y_i[u];  // Bᵀ Y_iᵀ
+            dB[u * k + v] += p.dp[e] * y_i[u] * z_j[v];                        // Y_iᵀ Z_j
           }
         }
       }
