@@ -341,7 +341,7 @@ int main(int argc, char** argv) {
         "%lld, k %lld, threads %d, median of %d, CPU kernels %s\n",
         static_cast<long long>(kHeads), static_cast<long long>(kHeadDim),
         static_cast<long long>(clusters), threads, repeats,
-        sbm_cpu_kernels_use_avx2() ? "avx2+fma" : "generic x86-64");
+        sbm_cpu_kernel_isa_name(sbm_cpu_kernel_isa()));
     std::printf("%6s %8s %10s %10s %10s %7s %12s %12s %8s\n", "n", "density", "edges", "sbm_ms",
                 "dense_ms", "ratio", "sbm_bytes", "dense_bytes", "mem");
   }

@@ -22,7 +22,7 @@
 
 // Built once per instruction set (see sbm_attention_cpu_isa.h); BUILD sets the namespace.
 #ifndef SBMT_CPU_NAMESPACE
-#error "compile with -DSBMT_CPU_NAMESPACE=cpu_generic or cpu_avx2"
+#error "compile with -DSBMT_CPU_NAMESPACE=cpu_generic, cpu_avx2 or cpu_avx512"
 #endif
 
 namespace sbmt::attention::SBMT_CPU_NAMESPACE {
@@ -42,13 +42,20 @@ inline void Axpy(T alpha, const T* x, T* y, int64_t n) {
   for (int64_t c = 0; c < n; ++c) y[c] += alpha * x[c];
 }
 
-// 32-byte vectors of T that may sit at any T-aligned address (as GCC's own __m256_u): the
-// membership pass keeps a row's running sum in registers through them. Plain x86-64 builds
-// split each into two SSE registers.
-template <typename T>
-using Vec [[gnu::vector_size(32), gnu::may_alias, gnu::aligned(alignof(T))]] = T;
-template <typename T>
-constexpr int kVecWidth = 32 / sizeof(T);
+// Vectors of T that may sit at any T-aligned address (as GCC's own __m256_u): the kernels keep a
+// row's running sum in registers through them. Rows of the attention kernels (the head
+// dimension) use 32-byte vectors; the membership pass (k-wide rows) uses kWideBytes: 64 in the
+// AVX-512 build, where a 128-float row fits in 8 of its 32 registers and each edge needs half
+// the instructions. Plain x86-64 builds split each vector into SSE registers.
+#ifndef SBMT_WIDE_VEC_BYTES
+#define SBMT_WIDE_VEC_BYTES 32
+#endif
+constexpr int kNarrowBytes = 32;
+constexpr int kWideBytes = SBMT_WIDE_VEC_BYTES;
+template <typename T, int Bytes = kNarrowBytes>
+using Vec [[gnu::vector_size(Bytes), gnu::may_alias, gnu::aligned(alignof(T))]] = T;
+template <typename T, int Bytes = kNarrowBytes>
+constexpr int kVecWidth = Bytes / sizeof(T);
 // Vectors per slice of the membership pass: 8 accumulators + the broadcast weight + two
 // temporaries fit the 16 vector registers of AVX2.
 constexpr int kSliceVecs = 8;
@@ -61,11 +68,11 @@ constexpr int RowVecs() {
 }
 
 // acc[v] += a * row[v], for the V vectors of a row.
-template <typename T, int V>
-inline void AddScaledRow(Vec<T>* acc, T a, const T* row) {
+template <typename T, int V, int Bytes = kNarrowBytes>
+inline void AddScaledRow(Vec<T, Bytes>* acc, T a, const T* row) {
 #pragma GCC unroll 8
   for (int v = 0; v < V; ++v)
-    acc[v] += a * *reinterpret_cast<const Vec<T>*>(row + v * kVecWidth<T>);
+    acc[v] += a * *reinterpret_cast<const Vec<T, Bytes>*>(row + v * kVecWidth<T, Bytes>);
 }
 
 // exp for the softmax: branch-free and inlinable, so the loop over a row's scores vectorizes
@@ -327,13 +334,20 @@ void BackwardImpl(const SbmBackwardParams<T>& p) {
 template <typename T, int N>
 inline void MembershipEdges(const int32_t* col, const T* dp, int64_t e0, int64_t e1, const T* z_g,
                             const T* y_i, T* w_i, T* u_part, int64_t k) {
-  constexpr int kSlice = kSliceVecs * kVecWidth<T>;
+  using V = Vec<T, kWideBytes>;
+  constexpr int kWidth = kVecWidth<T, kWideBytes>;
+  constexpr int kSlice = kSliceVecs * kWidth;
   if constexpr (N > 0 && N % kSlice == 0) {
     for (int s = 0; s < N; s += kSlice) {
-      Vec<T> acc[kSliceVecs];
+      V acc[kSliceVecs];
 #pragma GCC unroll 8
       for (int v = 0; v < kSliceVecs; ++v)
-        acc[v] = *reinterpret_cast<const Vec<T>*>(w_i + s + v * kVecWidth<T>);
+        acc[v] = *reinterpret_cast<const V*>(w_i + s + v * kWidth);
+      // y_i's slice in locals: the compiler cannot tell the U stores from y_i, and would reload
+      // it after every edge.
+      V y[kSliceVecs];
+#pragma GCC unroll 8
+      for (int v = 0; v < kSliceVecs; ++v) y[v] = *reinterpret_cast<const V*>(y_i + s + v * kWidth);
       for (int64_t e = e0; e < e1; ++e) {
         if (e + kPrefetchDistance < e1) {
           const int64_t ahead = col[e + kPrefetchDistance] * int64_t{N} + s;
@@ -348,14 +362,13 @@ inline void MembershipEdges(const int32_t* col, const T* dp, int64_t e0, int64_t
         T* u = u_part + col[e] * int64_t{N} + s;
 #pragma GCC unroll 8
         for (int v = 0; v < kSliceVecs; ++v) {
-          acc[v] += a * *reinterpret_cast<const Vec<T>*>(z + v * kVecWidth<T>);
-          Vec<T>& u_v = *reinterpret_cast<Vec<T>*>(u + v * kVecWidth<T>);
-          u_v += a * *reinterpret_cast<const Vec<T>*>(y_i + s + v * kVecWidth<T>);
+          acc[v] += a * *reinterpret_cast<const V*>(z + v * kWidth);
+          V& u_v = *reinterpret_cast<V*>(u + v * kWidth);
+          u_v += a * y[v];
         }
       }
 #pragma GCC unroll 8
-      for (int v = 0; v < kSliceVecs; ++v)
-        *reinterpret_cast<Vec<T>*>(w_i + s + v * kVecWidth<T>) = acc[v];
+      for (int v = 0; v < kSliceVecs; ++v) *reinterpret_cast<V*>(w_i + s + v * kWidth) = acc[v];
     }
   } else {
     for (int64_t e = e0; e < e1; ++e) {

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attention/fastrg_sampler.h"
@@ -111,26 +112,46 @@ struct Results {
   std::vector<T> out, alpha, dq, dk, dv, dp, dy, dz, db;
 };
 
-// kCpu dispatches (AVX2 + FMA here when available); kCpuGeneric is the plain x86-64 build.
-enum class Impl { kReference, kCpu, kCpuGeneric };
+// kCpu dispatches (the widest build this CPU runs); the others are the instruction-set builds
+// themselves, each tested where the CPU supports it.
+enum class Impl { kReference, kCpu, kCpuGeneric, kCpuAvx2, kCpuAvx512 };
+
+#define SBMT_TEST_DISPATCH(kernel, p) \
+  switch (impl) {                     \
+    case Impl::kCpu:                  \
+      return cpu::kernel(p);          \
+    case Impl::kCpuGeneric:           \
+      return cpu_generic::kernel(p);  \
+    case Impl::kCpuAvx2:              \
+      return cpu_avx2::kernel(p);     \
+    case Impl::kCpuAvx512:            \
+      return cpu_avx512::kernel(p);   \
+    case Impl::kReference:            \
+      return reference::kernel(p);    \
+  }
 
 template <typename P>
 void Dispatch(Impl impl, const SbmForwardParams<P>& f) {
-  impl == Impl::kCpu          ? cpu::sbm_attention_forward(f)
-  : impl == Impl::kCpuGeneric ? cpu_generic::sbm_attention_forward(f)
-                              : reference::sbm_attention_forward(f);
+  SBMT_TEST_DISPATCH(sbm_attention_forward, f);
 }
 template <typename P>
 void Dispatch(Impl impl, const SbmBackwardParams<P>& b) {
-  impl == Impl::kCpu          ? cpu::sbm_attention_backward(b)
-  : impl == Impl::kCpuGeneric ? cpu_generic::sbm_attention_backward(b)
-                              : reference::sbm_attention_backward(b);
+  SBMT_TEST_DISPATCH(sbm_attention_backward, b);
 }
 template <typename P>
 void Dispatch(Impl impl, const SbmMembershipBackwardParams<P>& m) {
-  impl == Impl::kCpu          ? cpu::sbm_membership_backward(m)
-  : impl == Impl::kCpuGeneric ? cpu_generic::sbm_membership_backward(m)
-                              : reference::sbm_membership_backward(m);
+  SBMT_TEST_DISPATCH(sbm_membership_backward, m);
+}
+
+// The fast implementations this CPU can run, with a name for failure messages.
+std::vector<std::pair<Impl, const char*>> FastImpls() {
+  std::vector<std::pair<Impl, const char*>> impls = {{Impl::kCpu, "dispatched cpu kernels"},
+                                                     {Impl::kCpuGeneric, "generic cpu kernels"}};
+  if (sbm_cpu_supports(CpuKernelIsa::kAvx2)) impls.push_back({Impl::kCpuAvx2, "avx2 kernels"});
+  if (sbm_cpu_supports(CpuKernelIsa::kAvx512)) {
+    impls.push_back({Impl::kCpuAvx512, "avx512 kernels"});
+  }
+  return impls;
 }
 
 // Runs forward, backward and the membership backward with one implementation in precision T.
@@ -232,8 +253,8 @@ TEST(SbmAttentionKernels, CpuMatchesReferenceAcrossShapes) {
   for (const Shape& s : Shapes()) {
     SCOPED_TRACE(Describe(s));
     const Case c = MakeCase(s, seed++);
-    for (Impl impl : {Impl::kCpu, Impl::kCpuGeneric}) {
-      SCOPED_TRACE(impl == Impl::kCpu ? "dispatched cpu kernels" : "generic cpu kernels");
+    for (const auto& [impl, name] : FastImpls()) {
+      SCOPED_TRACE(name);
       Results<float> fast = RunKernels<float>(c, impl);
       Results<float> ref = RunKernels<float>(c, Impl::kReference);
       const Tolerance tol = testing::kFastVsReferenceFloat;
@@ -247,8 +268,9 @@ TEST(SbmAttentionKernels, CpuMatchesReferenceAcrossShapes) {
       ExpectClose(fast.dz, ref.dz, tol, "dz");
       ExpectClose(fast.db, ref.db, tol, "db");
     }
-    {
-      Results<double> fast = RunKernels<double>(c, Impl::kCpu);
+    for (const auto& [impl, name] : FastImpls()) {
+      SCOPED_TRACE(name);
+      Results<double> fast = RunKernels<double>(c, impl);
       Results<double> ref = RunKernels<double>(c, Impl::kReference);
       const Tolerance tol = testing::kFastVsReferenceDouble;
       ExpectClose(fast.out, ref.out, tol, "out");
