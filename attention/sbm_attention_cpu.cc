@@ -239,6 +239,58 @@ void ForwardImpl(const SbmForwardParams<T>& p) {
   }
 }
 
+// The per-row operands of the backward pass over a row's edges: q_i and g_i (read on every
+// edge) and dq_i (summed over them). RegisterRow holds all three in V vectors each when the head
+// dimension allows: the compiler cannot tell the dk/dv stores from q_i and g_i and would reload
+// them after every edge. MemoryRow works on the rows in memory, for any width.
+template <typename T, int V>
+struct RegisterRow {
+  Vec<T> q[V], g[V], dq[V];
+  RegisterRow(const T* q_i, const T* g_i, const T* dq_i) {
+    for (int v = 0; v < V; ++v) {
+      q[v] = Load(q_i, v);
+      g[v] = Load(g_i, v);
+      dq[v] = Load(dq_i, v);
+    }
+  }
+  // A reference, not a value: returning a vector type by value changes the ABI (and GCC warns)
+  // in the plain x86-64 build.
+  static const Vec<T>& Load(const T* row, int v) {
+    return *reinterpret_cast<const Vec<T>*>(row + v * kVecWidth<T>);
+  }
+  static void AddScaled(const Vec<T>* x, T a, T* row) {
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) *reinterpret_cast<Vec<T>*>(row + v * kVecWidth<T>) += a * x[v];
+  }
+  T DotG(const T* row) const {
+    Vec<T> sum = g[0] * Load(row, 0);
+#pragma GCC unroll 8
+    for (int v = 1; v < V; ++v) sum += g[v] * Load(row, v);
+    T total = 0;
+    for (int lane = 0; lane < kVecWidth<T>; ++lane) total += sum[lane];
+    return total;
+  }
+  void AddToDq(T a, const T* k_j) { AddScaledRow<T, V>(dq, a, k_j); }
+  void AddQTo(T a, T* row) const { AddScaled(q, a, row); }
+  void AddGTo(T a, T* row) const { AddScaled(g, a, row); }
+  void StoreDq(T* dq_i) const {
+    for (int v = 0; v < V; ++v) *reinterpret_cast<Vec<T>*>(dq_i + v * kVecWidth<T>) = dq[v];
+  }
+};
+
+template <typename T>
+struct MemoryRow {
+  const T* q;
+  const T* g;
+  T* dq;
+  int64_t d;
+  T DotG(const T* row) const { return Dot(g, row, d); }
+  void AddToDq(T a, const T* k_j) { Axpy(a, k_j, dq, d); }
+  void AddQTo(T a, T* row) const { Axpy(a, q, row, d); }
+  void AddGTo(T a, T* row) const { Axpy(a, g, row, d); }
+  void StoreDq(T*) const {}
+};
+
 template <typename T, int N>
 void BackwardImpl(const SbmBackwardParams<T>& p) {
   const SbmEdges& E = p.edges;
@@ -284,40 +336,35 @@ void BackwardImpl(const SbmBackwardParams<T>& p) {
         int64_t e = e0;
         while (e < e1 && E.col[e] < kb_end) ++e;
         cursor[r - first] = e;
-        // Per edge: ds, dp, and the updates of dq_i, dk_j and dv_j. dq_i stays in registers
-        // across the row's edges of this tile when the head dimension allows (same order of
-        // additions as updating it in memory).
-        auto visit = [&](int64_t edge, auto&& add_to_dq) {
-          if (edge + kPrefetchDistance < e1) {
-            const int64_t ahead = E.col[edge + kPrefetchDistance] * d;
-            __builtin_prefetch(k_g + ahead);
-            __builtin_prefetch(v_g + ahead);
-            __builtin_prefetch(dk_part + ahead, 1);
-            __builtin_prefetch(dv_part + ahead, 1);
+        if (e == e0) continue;
+        // Per edge: ds, dp, and the updates of dq_i, dk_j and dv_j.
+        auto visit_edges = [&](auto& row) {
+          for (int64_t edge = e0; edge < e; ++edge) {
+            if (edge + kPrefetchDistance < e1) {
+              const int64_t ahead = E.col[edge + kPrefetchDistance] * d;
+              __builtin_prefetch(k_g + ahead);
+              __builtin_prefetch(v_g + ahead);
+              __builtin_prefetch(dk_part + ahead, 1);
+              __builtin_prefetch(dv_part + ahead, 1);
+            }
+            const int64_t j = E.col[edge];
+            const bool keep = !dropout || sbm_dropout_keep(p.dropout, edge);
+            const T scale_e = keep ? drop_scale : T(0);
+            const T gv = keep ? row.DotG(v_g + j * d) : T(0);
+            const T ds = p.alpha[edge] * (gv * scale_e - D_i);
+            row.AddToDq(ds * p.scale, k_g + j * d);
+            row.AddQTo(ds * p.scale, dk_part + j * d);
+            row.AddGTo(p.alpha[edge] * scale_e, dv_part + j * d);
+            p.dp[edge] = p.self_loops && j == i ? T(0) : std::clamp(ds + grad_edges, T(-1), T(1));
           }
-          const int64_t j = E.col[edge];
-          const bool keep = !dropout || sbm_dropout_keep(p.dropout, edge);
-          const T scale_e = keep ? drop_scale : T(0);
-          const T gv = keep ? Dot(g_i, v_g + j * d, d) : T(0);
-          const T ds = p.alpha[edge] * (gv * scale_e - D_i);
-          add_to_dq(ds * p.scale, k_g + j * d);
-          Axpy(ds * p.scale, q_i, dk_part + j * d, d);
-          Axpy(p.alpha[edge] * scale_e, g_i, dv_part + j * d, d);
-          p.dp[edge] = p.self_loops && j == i ? T(0) : std::clamp(ds + grad_edges, T(-1), T(1));
+          row.StoreDq(dq_i);
         };
         if constexpr (RowVecs<T, N>() > 0) {
-          constexpr int V = RowVecs<T, N>();
-          Vec<T> acc[V];
-          for (int v = 0; v < V; ++v)
-            acc[v] = *reinterpret_cast<const Vec<T>*>(dq_i + v * kVecWidth<T>);
-          for (int64_t edge = e0; edge < e; ++edge) {
-            visit(edge, [&](T a, const T* k_j) { AddScaledRow<T, V>(acc, a, k_j); });
-          }
-          for (int v = 0; v < V; ++v) *reinterpret_cast<Vec<T>*>(dq_i + v * kVecWidth<T>) = acc[v];
+          RegisterRow<T, RowVecs<T, N>()> row(q_i, g_i, dq_i);
+          visit_edges(row);
         } else {
-          for (int64_t edge = e0; edge < e; ++edge) {
-            visit(edge, [&](T a, const T* k_j) { Axpy(a, k_j, dq_i, d); });
-          }
+          MemoryRow<T> row{q_i, g_i, dq_i, d};
+          visit_edges(row);
         }
       }
     }
