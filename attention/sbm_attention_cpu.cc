@@ -75,6 +75,18 @@ inline void AddScaledRow(Vec<T, Bytes>* acc, T a, const T* row) {
     acc[v] += a * *reinterpret_cast<const Vec<T, Bytes>*>(row + v * kVecWidth<T, Bytes>);
 }
 
+// x · row for x held in V vectors (registers) and row in memory.
+template <typename T, int V>
+inline T DotRegisters(const Vec<T>* x, const T* row) {
+  Vec<T> sum = x[0] * *reinterpret_cast<const Vec<T>*>(row);
+#pragma GCC unroll 8
+  for (int v = 1; v < V; ++v)
+    sum += x[v] * *reinterpret_cast<const Vec<T>*>(row + v * kVecWidth<T>);
+  T total = 0;
+  for (int lane = 0; lane < kVecWidth<T>; ++lane) total += sum[lane];
+  return total;
+}
+
 // exp for the softmax: branch-free and inlinable, so the loop over a row's scores vectorizes
 // (std::exp is a scalar library call). Cephes' expf polynomial: under 2 ulp on the range used.
 inline float Exp(float x) {
@@ -200,14 +212,25 @@ void ForwardImpl(const SbmForwardParams<T>& p) {
     const T* k_g = p.k + g * E.n_k * d;
     const T* v_g = p.v + g * E.n_k * d;
     T row_max = -std::numeric_limits<T>::infinity();
-    for (int64_t e = e0; e < e1; ++e) {
-      if (e + kPrefetchDistance < e1) {
-        __builtin_prefetch(k_g + E.col[e + kPrefetchDistance] * d);
-        __builtin_prefetch(v_g + E.col[e + kPrefetchDistance] * d);
+    auto score_edges = [&](auto&& dot_q) {
+      for (int64_t e = e0; e < e1; ++e) {
+        if (e + kPrefetchDistance < e1) {
+          __builtin_prefetch(k_g + E.col[e + kPrefetchDistance] * d);
+          __builtin_prefetch(v_g + E.col[e + kPrefetchDistance] * d);
+        }
+        const T s = dot_q(k_g + E.col[e] * d) * p.scale;
+        p.alpha[e] = s;
+        row_max = std::max(row_max, s);
       }
-      const T s = Dot(q_i, k_g + E.col[e] * d, d) * p.scale;
-      p.alpha[e] = s;
-      row_max = std::max(row_max, s);
+    };
+    if constexpr (RowVecs<T, N>() > 0) {
+      // q_i in registers: the alpha stores could alias it, so it would be reloaded per edge.
+      constexpr int V = RowVecs<T, N>();
+      Vec<T> q[V];
+      for (int v = 0; v < V; ++v) q[v] = *reinterpret_cast<const Vec<T>*>(q_i + v * kVecWidth<T>);
+      score_edges([&](const T* k_j) { return DotRegisters<T, V>(q, k_j); });
+    } else {
+      score_edges([&](const T* k_j) { return Dot(q_i, k_j, d); });
     }
     T sum = 0;
     T* a = p.alpha;
@@ -262,14 +285,7 @@ struct RegisterRow {
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v) *reinterpret_cast<Vec<T>*>(row + v * kVecWidth<T>) += a * x[v];
   }
-  T DotG(const T* row) const {
-    Vec<T> sum = g[0] * Load(row, 0);
-#pragma GCC unroll 8
-    for (int v = 1; v < V; ++v) sum += g[v] * Load(row, v);
-    T total = 0;
-    for (int lane = 0; lane < kVecWidth<T>; ++lane) total += sum[lane];
-    return total;
-  }
+  T DotG(const T* row) const { return DotRegisters<T, V>(g, row); }
   void AddToDq(T a, const T* k_j) { AddScaledRow<T, V>(dq, a, k_j); }
   void AddQTo(T a, T* row) const { AddScaled(q, a, row); }
   void AddGTo(T a, T* row) const { AddScaled(g, a, row); }
