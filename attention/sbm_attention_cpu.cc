@@ -107,39 +107,73 @@ inline float Exp(float x) {
 }
 inline double Exp(double x) { return std::exp(x); }
 
+// C[R rows x 2 vectors] += A[R x inner] M[inner x 2 vectors], the accumulators in registers.
+template <typename T, int R>
+inline void MatMulAddBlock(int64_t inner, const T* A, int64_t lda, const T* M, int64_t ldm, T* C,
+                           int64_t ldc) {
+  using V = Vec<T, kWideBytes>;
+  constexpr int kW = kVecWidth<T, kWideBytes>;
+  V acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = V{};
+  for (int64_t l = 0; l < inner; ++l) {
+    const V m0 = *reinterpret_cast<const V*>(M + l * ldm);
+    const V m1 = *reinterpret_cast<const V*>(M + l * ldm + kW);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const T a = A[r * lda + l];
+      acc[r][0] += a * m0;
+      acc[r][1] += a * m1;
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    *reinterpret_cast<V*>(C + r * ldc) += acc[r][0];
+    *reinterpret_cast<V*>(C + r * ldc + kW) += acc[r][1];
+  }
+}
+
 // C[rows x cols] += A[rows x inner] M[inner x cols] (row-major, leading dimensions given),
-// register-blocked 4 rows x 16 columns so each loaded row of M feeds four rows of A. Every
-// output sums over `inner` in order, whatever the blocking. Used for the k x k products of the
-// membership backward, which are dense and would otherwise cost as much as the edge sums.
+// register-blocked 6 rows x 2 wide vectors of columns (12 accumulators: the classic AVX2 block;
+// with 64-byte vectors, twice the columns per instruction), so each loaded piece of M feeds six
+// rows of A. Every output sums over `inner` in order, whatever the blocking. Used for the k x k
+// products of the membership backward, which are dense and would otherwise cost as much as
+// the edge sums.
 template <typename T>
 void MatMulAdd(int64_t rows, int64_t inner, int64_t cols, const T* A, int64_t lda, const T* M,
                int64_t ldm, T* C, int64_t ldc) {
-  constexpr int kR = 4;
-  constexpr int kC = 16;
+  constexpr int kR = 6;
+  constexpr int kC = 2 * kVecWidth<T, kWideBytes>;
+  const int64_t vector_cols = cols - cols % kC;
   for (int64_t r0 = 0; r0 < rows; r0 += kR) {
-    for (int64_t c0 = 0; c0 < cols; c0 += kC) {
-      if (r0 + kR <= rows && c0 + kC <= cols) {
-        T acc[kR][kC] = {};
-        for (int64_t l = 0; l < inner; ++l) {
-          const T* m = M + l * ldm + c0;
-          for (int r = 0; r < kR; ++r) {
-            const T a = A[(r0 + r) * lda + l];
-#pragma omp simd
-            for (int c = 0; c < kC; ++c) acc[r][c] += a * m[c];
-          }
-        }
-        for (int r = 0; r < kR; ++r) {
-#pragma omp simd
-          for (int c = 0; c < kC; ++c) C[(r0 + r) * ldc + c0 + c] += acc[r][c];
-        }
-      } else {
-        for (int64_t r = r0; r < std::min(rows, r0 + kR); ++r) {
-          for (int64_t c = c0; c < std::min(cols, c0 + kC); ++c) {
-            T sum = 0;
-            for (int64_t l = 0; l < inner; ++l) sum += A[r * lda + l] * M[l * ldm + c];
-            C[r * ldc + c] += sum;
-          }
-        }
+    const T* a = A + r0 * lda;
+    T* c = C + r0 * ldc;
+    for (int64_t c0 = 0; c0 < vector_cols; c0 += kC) {
+      switch (std::min<int64_t>(kR, rows - r0)) {
+        case 6:
+          MatMulAddBlock<T, 6>(inner, a, lda, M + c0, ldm, c + c0, ldc);
+          break;
+        case 5:
+          MatMulAddBlock<T, 5>(inner, a, lda, M + c0, ldm, c + c0, ldc);
+          break;
+        case 4:
+          MatMulAddBlock<T, 4>(inner, a, lda, M + c0, ldm, c + c0, ldc);
+          break;
+        case 3:
+          MatMulAddBlock<T, 3>(inner, a, lda, M + c0, ldm, c + c0, ldc);
+          break;
+        case 2:
+          MatMulAddBlock<T, 2>(inner, a, lda, M + c0, ldm, c + c0, ldc);
+          break;
+        default:
+          MatMulAddBlock<T, 1>(inner, a, lda, M + c0, ldm, c + c0, ldc);
+          break;
+      }
+    }
+    // Columns past the last whole block (k not a multiple of 2 vectors).
+    for (int64_t r = r0; r < std::min(rows, r0 + kR); ++r) {
+      for (int64_t col = vector_cols; col < cols; ++col) {
+        T sum = 0;
+        for (int64_t l = 0; l < inner; ++l) sum += A[r * lda + l] * M[l * ldm + col];
+        C[r * ldc + col] += sum;
       }
     }
   }
