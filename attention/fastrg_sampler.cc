@@ -106,8 +106,8 @@ class GraphSampler {
                           static_cast<uint64_t>(hi), kPurposeEdges})),
         zsum_(k_ + 1, 0.0),
         t_(k_ + 1, 0.0) {
-    // z̄ over valid keys (the eps column counts them), summed in key order as the key alias
-    // tables sum their weights. t_u = Σ_v B_uv z̄_v; the eps block's t_k = eps z̄_k.
+    // z̄ over valid keys (the eps column counts them). t_u = Σ_v B_uv z̄_v; the eps block's
+    // t_k = eps z̄_k.
     for (int64_t j = 0; j < p.n_k; ++j) {
       if (!KeyValid(j)) continue;
       for (int64_t v = 0; v < k_; ++v) zsum_[v] += z_[j * k_ + v];
@@ -120,23 +120,26 @@ class GraphSampler {
     t_[k_] = static_cast<double>(p.eps) * zsum_[k_];
   }
 
-  // Pass 1: slots[i] = row i's Poisson draw count plus its self loop.
-  void CountRows(int64_t* slots, bool parallel) const {
+  // Pass 1: slots[i] = row i's Poisson draw count plus its self loop. Row i's Philox stream
+  // draws the count and then edge_keys[i], the key of a fast stream for the row's edges.
+  void CountRows(int64_t* slots, uint64_t* edge_keys, bool parallel) const {
 #pragma omp parallel for schedule(dynamic, 64) if (parallel)
     for (int64_t i = 0; i < p_.n_q; ++i) {
       int64_t count = 0;
       if (RowValid(i)) {
         PhiloxStream rng(p_.seed, stream_, static_cast<uint64_t>(i) << 32);
         count = SamplePoisson(rng, RowRate(i));
+        edge_keys[i] = (static_cast<uint64_t>(rng.NextU32()) << 32) | rng.NextU32();
       }
       slots[i] = count + (HasLoop(i) ? 1 : 0);
     }
   }
 
-  // Pass 2: row i draws its edges into cols[start[i], start[i + 1]) (replaying its stream past
-  // the count), adds its self loop and deduplicates in place; unique[i] = edges kept. Returns
+  // Pass 2: row i draws its edges into cols[start[i], start[i + 1]) from the stream keyed by
+  // edge_keys[i], adds its self loop and deduplicates in place; unique[i] = edges kept. Returns
   // the number of Poisson draws (self loops excluded).
-  int64_t DrawRows(const int64_t* start, int32_t* cols, int64_t* unique, bool parallel) const {
+  int64_t DrawRows(const int64_t* start, const uint64_t* edge_keys, int32_t* cols, int64_t* unique,
+                   bool parallel) const {
     const int64_t k = k_;
     const int64_t k1 = k + 1;
     const std::vector<float> wz = KeyWeights();
@@ -186,13 +189,7 @@ class GraphSampler {
           for (int64_t u = 0; u < k; ++u) w[u] = static_cast<float>(y_[i * k + u] * t_[u]);
           w[k] = static_cast<float>(t_[k]);
           rows_u.Build(0, w.data());
-          // The row's Philox stream draws its count (pass 1) and then the key of a fast stream
-          // for its edges.
-          PhiloxStream row_rng(p_.seed, stream_, static_cast<uint64_t>(i) << 32);
-          SamplePoisson(row_rng, RowRate(i));  // replays pass 1's draw
-          const uint64_t edge_key =
-              (static_cast<uint64_t>(row_rng.NextU32()) << 32) | row_rng.NextU32();
-          SplitMixStream rng(edge_key);
+          SplitMixStream rng(edge_keys[i]);
           // Keys in batches: draw block pair and key index for a batch, prefetch the key
           // tables' entries, then resolve. Same random words in the same order as drawing one
           // by one.
@@ -276,8 +273,11 @@ SbmGraph fastrg_sample(const FastRgParams& params) {
 
   // Pass 1: every row's slot count, then one buffer with each row's slots at its offset.
   std::vector<int64_t> start(graphs * n_q + 1, 0);
+  std::vector<uint64_t> edge_keys(graphs * n_q, 0);
 #pragma omp parallel for schedule(dynamic, 1) if (outer)
-  for (int64_t g = 0; g < graphs; ++g) samplers[g].CountRows(start.data() + g * n_q + 1, inner);
+  for (int64_t g = 0; g < graphs; ++g) {
+    samplers[g].CountRows(start.data() + g * n_q + 1, edge_keys.data() + g * n_q, inner);
+  }
   for (int64_t r = 0; r < graphs * n_q; ++r) start[r + 1] += start[r];
   decltype(SbmGraph::col) col(start.back());
 
@@ -291,8 +291,8 @@ SbmGraph fastrg_sample(const FastRgParams& params) {
 #pragma omp parallel for schedule(dynamic, 1) if (outer)
   for (int64_t g = 0; g < graphs; ++g) {
     // The graph's n_q + 1 entries of start: offsets into the shared buffer.
-    graph.draws[g] =
-        samplers[g].DrawRows(start.data() + g * n_q, col.data(), unique.data() + g * n_q, inner);
+    graph.draws[g] = samplers[g].DrawRows(start.data() + g * n_q, edge_keys.data() + g * n_q,
+                                          col.data(), unique.data() + g * n_q, inner);
   }
 
   // Compact the deduplicated rows to the front, in place (a row never moves right), and keep

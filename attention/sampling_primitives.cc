@@ -46,8 +46,14 @@ template int64_t SamplePoisson<SplitMixStream>(SplitMixStream&, double);
 double AliasTables::Build(int64_t t, const float* weights, int64_t stride) {
   const int64_t n = size_;
   Entry* entries = entries_.data() + t * n;
-  double total = 0;
-  for (int64_t i = 0; i < n; ++i) total += weights[i * stride];
+  // Four partial sums: one chain of dependent adds would cost four cycles an entry.
+  double partial[4] = {0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (int lane = 0; lane < 4; ++lane) partial[lane] += weights[(i + lane) * stride];
+  }
+  for (; i < n; ++i) partial[0] += weights[i * stride];
+  const double total = (partial[0] + partial[1]) + (partial[2] + partial[3]);
   totals_[t] = total;
   if (!(total > 0)) return 0;
   // Scratch per thread, reused between builds.
@@ -58,7 +64,7 @@ double AliasTables::Build(int64_t t, const float* weights, int64_t stride) {
   large_.resize(n);
   int64_t n_small = 0, n_large = 0;
   const double norm = static_cast<double>(n) / total;
-  for (int64_t i = 0; i < n; ++i) {
+  for (i = 0; i < n; ++i) {
     scaled_[i] = weights[i * stride] * norm;
     entries[i] = Entry{1.0f, static_cast<int32_t>(i)};
     // Branch-free classification (weights are in random order).
