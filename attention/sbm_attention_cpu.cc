@@ -423,14 +423,15 @@ void BackwardImpl(const SbmBackwardParams<T>& p) {
   ReducePartials(chunks, E.n_k, d, part_dv.data(), p.dv);
 }
 
-// The membership pass over edges [e0, e1) of row i: W_i += Σ dp_e Z_j and U_j += dp_e Y_i.
-// With a compile-time width that splits into slices of kSliceVecs vectors, each slice of W_i
-// stays in registers across the row's edges (one load and one store per row, not per edge);
-// otherwise plain row updates. Every element sums over the edges in the same order either way,
-// so the results are bitwise the same.
+// The two halves of the membership pass over edges [e0, e1) of row i. With a compile-time
+// width that splits into slices of kSliceVecs vectors, the row's own operand (W_i's running sum,
+// or y_i) stays in registers across the edges; otherwise plain row updates. Every element sums
+// over the edges in the same order either way, so the results are bitwise the same.
+//
+// W_i += Σ_e dp_e Z_{j(e)}: gathers key rows.
 template <typename T, int N>
-inline void MembershipEdges(const int32_t* col, const T* dp, int64_t e0, int64_t e1, const T* z_g,
-                            const T* y_i, T* w_i, T* u_part, int64_t k) {
+inline void GatherScaledRows(const int32_t* col, const T* dp, int64_t e0, int64_t e1, const T* z_g,
+                             T* w_i, int64_t k) {
   using V = Vec<T, kWideBytes>;
   constexpr int kWidth = kVecWidth<T, kWideBytes>;
   constexpr int kSlice = kSliceVecs * kWidth;
@@ -440,29 +441,15 @@ inline void MembershipEdges(const int32_t* col, const T* dp, int64_t e0, int64_t
 #pragma GCC unroll 8
       for (int v = 0; v < kSliceVecs; ++v)
         acc[v] = *reinterpret_cast<const V*>(w_i + s + v * kWidth);
-      // y_i's slice in locals: the compiler cannot tell the U stores from y_i, and would reload
-      // it after every edge.
-      V y[kSliceVecs];
-#pragma GCC unroll 8
-      for (int v = 0; v < kSliceVecs; ++v) y[v] = *reinterpret_cast<const V*>(y_i + s + v * kWidth);
       for (int64_t e = e0; e < e1; ++e) {
         if (e + kPrefetchDistance < e1) {
-          const int64_t ahead = col[e + kPrefetchDistance] * int64_t{N} + s;
+          const T* ahead = z_g + col[e + kPrefetchDistance] * int64_t{N} + s;
 #pragma GCC unroll 8
           for (int line = 0; line < kSlice; line += 64 / static_cast<int>(sizeof(T))) {
-            __builtin_prefetch(z_g + ahead + line);
-            __builtin_prefetch(u_part + ahead + line, 1);
+            __builtin_prefetch(ahead + line);
           }
         }
-        const T a = dp[e];
-        const T* z = z_g + col[e] * int64_t{N} + s;
-        T* u = u_part + col[e] * int64_t{N} + s;
-#pragma GCC unroll 8
-        for (int v = 0; v < kSliceVecs; ++v) {
-          acc[v] += a * *reinterpret_cast<const V*>(z + v * kWidth);
-          V& u_v = *reinterpret_cast<V*>(u + v * kWidth);
-          u_v += a * y[v];
-        }
+        AddScaledRow<T, kSliceVecs, kWideBytes>(acc, dp[e], z_g + col[e] * int64_t{N} + s);
       }
 #pragma GCC unroll 8
       for (int v = 0; v < kSliceVecs; ++v) *reinterpret_cast<V*>(w_i + s + v * kWidth) = acc[v];
@@ -470,28 +457,79 @@ inline void MembershipEdges(const int32_t* col, const T* dp, int64_t e0, int64_t
   } else {
     for (int64_t e = e0; e < e1; ++e) {
       if (e + kPrefetchDistance < e1) {
-        const int64_t ahead = col[e + kPrefetchDistance] * k;
+        const T* ahead = z_g + col[e + kPrefetchDistance] * k;
         for (int64_t line = 0; line < k; line += 64 / static_cast<int64_t>(sizeof(T))) {
-          __builtin_prefetch(z_g + ahead + line);
-          __builtin_prefetch(u_part + ahead + line, 1);
+          __builtin_prefetch(ahead + line);
         }
       }
-      const int64_t j = col[e];
-      Axpy(dp[e], z_g + j * k, w_i, k);
-      Axpy(dp[e], y_i, u_part + j * k, k);
+      Axpy(dp[e], z_g + col[e] * k, w_i, k);
     }
   }
 }
 
+// U_{j(e)} += dp_e y_i: scatters into the rows of a key tile that starts at key j0.
+template <typename T, int N>
+inline void ScatterScaledRow(const int32_t* col, const T* dp, int64_t e0, int64_t e1, const T* y_i,
+                             int64_t j0, T* u_tile, int64_t k) {
+  using V = Vec<T, kWideBytes>;
+  constexpr int kWidth = kVecWidth<T, kWideBytes>;
+  constexpr int kSlice = kSliceVecs * kWidth;
+  if constexpr (N > 0 && N % kSlice == 0) {
+    for (int s = 0; s < N; s += kSlice) {
+      // y_i's slice in locals: the compiler cannot tell the U stores from y_i, and would reload
+      // it after every edge.
+      V y[kSliceVecs];
+#pragma GCC unroll 8
+      for (int v = 0; v < kSliceVecs; ++v) y[v] = *reinterpret_cast<const V*>(y_i + s + v * kWidth);
+      for (int64_t e = e0; e < e1; ++e) {
+        if (e + kPrefetchDistance < e1) {
+          T* ahead = u_tile + (col[e + kPrefetchDistance] - j0) * int64_t{N} + s;
+#pragma GCC unroll 8
+          for (int line = 0; line < kSlice; line += 64 / static_cast<int>(sizeof(T))) {
+            __builtin_prefetch(ahead + line, 1);
+          }
+        }
+        const T a = dp[e];
+        T* u = u_tile + (col[e] - j0) * int64_t{N} + s;
+#pragma GCC unroll 8
+        for (int v = 0; v < kSliceVecs; ++v) *reinterpret_cast<V*>(u + v * kWidth) += a * y[v];
+      }
+    }
+  } else {
+    for (int64_t e = e0; e < e1; ++e) {
+      if (e + kPrefetchDistance < e1) {
+        T* ahead = u_tile + (col[e + kPrefetchDistance] - j0) * k;
+        for (int64_t line = 0; line < k; line += 64 / static_cast<int64_t>(sizeof(T))) {
+          __builtin_prefetch(ahead + line, 1);
+        }
+      }
+      Axpy(dp[e], y_i, u_tile + (col[e] - j0) * k, k);
+    }
+  }
+}
+
+// dY = W Bᵀ, dZ = U B and dB = Yᵀ W with W = D Z and U = Dᵀ Y (D: the sparse dp matrix), in two
+// passes over the edges, both tiled by blocks of keys so that the k-wide key rows being touched
+// stay in cache:
+//   - by row chunks: W_i in registers across each row's edges, then dY and a partial dB per
+//     chunk; it also records where each row's edges into each key block start;
+//   - by key blocks: U for the block's keys, summed over all rows of the graph in row order, in
+//     a cache-sized tile, then dZ for those keys.
+// Every sum runs in a fixed order, and no thread adds into another's memory: the results do not
+// depend on the thread count, and no per-thread copies of U need clearing and adding up.
 template <typename T, int N>
 void MembershipBackwardImpl(const SbmMembershipBackwardParams<T>& p) {
   const SbmEdges& E = p.edges;
   const int64_t k = N > 0 ? N : p.k;
-  const RowChunks chunks(E, 2);  // U rows are k wide: fewer, larger items
-  // Per item: partial U ([n_k][k], U_j = Σ_i dp_ij Y_i) and partial dB ([k][k]).
-  Scratch<T> part_u(chunks.items() * E.n_k * k);  // each item clears its own
-  std::vector<T> part_db(chunks.items() * k * k);
-  std::vector<T> bt(p.heads * k * k);  // Bᵀ per head
+  const int64_t n_k = E.n_k;
+  const int64_t key_block = KeyBlock(k * static_cast<int64_t>(sizeof(T)));
+  const int64_t blocks = (n_k + key_block - 1) / key_block;
+  const RowChunks chunks(E, 8);
+  // block_start[r * (blocks + 1) + b]: row r's first edge into key block b; entry `blocks` is
+  // the row's end.
+  Scratch<int64_t> block_start(E.graphs * E.n_q * (blocks + 1));
+  std::vector<T> part_db(chunks.items() * k * k);  // per row chunk: Yᵀ W over its rows
+  std::vector<T> bt(p.heads * k * k);              // Bᵀ per head
   for (int64_t h = 0; h < p.heads; ++h) {
     for (int64_t u = 0; u < k; ++u) {
       for (int64_t v = 0; v < k; ++v) bt[(h * k + v) * k + u] = p.b[(h * k + u) * k + v];
@@ -506,31 +544,26 @@ void MembershipBackwardImpl(const SbmMembershipBackwardParams<T>& p) {
 #pragma omp for schedule(dynamic, 1)
     for (int64_t item = 0; item < chunks.items(); ++item) {
       const int64_t g = chunks.graph(item);
-      const T* z_g = p.z + g * E.n_k * k;
-      T* u_part = part_u.data() + item * E.n_k * k;
+      const T* z_g = p.z + g * n_k * k;
       T* db_part = part_db.data() + item * k * k;
-      std::fill(u_part, u_part + E.n_k * k, T(0));
       std::fill(db_part, db_part + k * k, T(0));
       const auto [first, last] = chunks.range(item);
       w.assign((last - first) * k, T(0));
       cursor.assign(E.row_ptr + first, E.row_ptr + last);
-      // W_i = Σ_j dp_ij Z_j and U_j += dp_ij Y_i in one pass over the edges, tiled by key
-      // blocks so that the Z and U rows being gathered stay in cache (rows keep their
-      // ascending-column order, so every sum runs in the same order as untiled).
-      const int64_t key_block = KeyBlock(k * static_cast<int64_t>(sizeof(T)));
-      for (int64_t kb = 0; kb < E.n_k; kb += key_block) {
-        const int64_t kb_end = std::min(E.n_k, kb + key_block);
+      for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t kb_end = std::min(n_k, (b + 1) * key_block);
         for (int64_t r = first; r < last; ++r) {
-          const T* y_i = p.y + r * k;
-          T* w_i = w.data() + (r - first) * k;
           const int64_t e1 = E.row_ptr[r + 1];
           const int64_t e0 = cursor[r - first];
           int64_t e = e0;
           while (e < e1 && E.col[e] < kb_end) ++e;
           cursor[r - first] = e;
-          MembershipEdges<T, N>(E.col, p.dp, e0, e, z_g, y_i, w_i, u_part, k);
+          block_start[r * (blocks + 1) + b] = e0;
+          GatherScaledRows<T, N>(E.col, p.dp, e0, e, z_g, w.data() + (r - first) * k, k);
         }
       }
+      for (int64_t r = first; r < last; ++r)
+        block_start[r * (blocks + 1) + blocks] = E.row_ptr[r + 1];
       // dY = W Bᵀ and dB += Yᵀ W for the item's rows, as blocked products.
       const int64_t rows = last - first;
       std::fill(p.dy + first * k, p.dy + last * k, T(0));
@@ -542,29 +575,27 @@ void MembershipBackwardImpl(const SbmMembershipBackwardParams<T>& p) {
       MatMulAdd(k, rows, k, yt.data(), rows, w.data(), k, db_part, k);
     }
   }
-  // dZ = U B, with U's rows summed over the graph's items in order, 64 key rows at a time.
-  constexpr int64_t kKeyRows = 64;
-  const int64_t key_tiles = (E.n_k + kKeyRows - 1) / kKeyRows;
 #pragma omp parallel
   {
-    std::vector<T> u_tile(kKeyRows * k);
-#pragma omp for schedule(static)
-    for (int64_t tile = 0; tile < E.graphs * key_tiles; ++tile) {
-      const int64_t g = tile / key_tiles;
-      const int64_t j0 = (tile % key_tiles) * kKeyRows;
-      const int64_t rows = std::min(kKeyRows, E.n_k - j0);
-      std::fill(u_tile.begin(), u_tile.end(), T(0));
-      for (int64_t item = g * chunks.per_graph; item < (g + 1) * chunks.per_graph; ++item) {
-        const T* src = part_u.data() + (item * E.n_k + j0) * k;
-#pragma omp simd
-        for (int64_t x = 0; x < rows * k; ++x) u_tile[x] += src[x];
+    std::vector<T> u_tile;  // [keys of the block][k]
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t item = 0; item < E.graphs * blocks; ++item) {
+      const int64_t g = item / blocks;
+      const int64_t b = item % blocks;
+      const int64_t j0 = b * key_block;
+      const int64_t keys = std::min(n_k, j0 + key_block) - j0;
+      u_tile.assign(keys * k, T(0));
+      for (int64_t r = g * E.n_q; r < (g + 1) * E.n_q; ++r) {
+        const int64_t e0 = block_start[r * (blocks + 1) + b];
+        const int64_t e1 = block_start[r * (blocks + 1) + b + 1];
+        if (e0 < e1) ScatterScaledRow<T, N>(E.col, p.dp, e0, e1, p.y + r * k, j0, u_tile.data(), k);
       }
-      T* dz = p.dz + (g * E.n_k + j0) * k;
-      std::fill(dz, dz + rows * k, T(0));
-      MatMulAdd(rows, k, k, u_tile.data(), k, p.b + (g % p.heads) * k * k, k, dz, k);
+      T* dz = p.dz + (g * n_k + j0) * k;
+      std::fill(dz, dz + keys * k, T(0));
+      MatMulAdd(keys, k, k, u_tile.data(), k, p.b + (g % p.heads) * k * k, k, dz, k);
     }
   }
-  // dB_h: the items of every graph of head h, in order.
+  // dB_h: the row chunks of every graph of head h, in order.
 #pragma omp parallel for schedule(static)
   for (int64_t h = 0; h < p.heads; ++h) {
     T* db_h = p.db + h * k * k;
