@@ -142,7 +142,6 @@ class GraphSampler {
                    bool parallel) const {
     const int64_t k = k_;
     const int64_t k1 = k + 1;
-    const std::vector<float> wz = KeyWeights();
 
     // Alias tables over keys, one per membership column (the last one is the eps column). They
     // end at the last valid key, so trailing padding (a batch's width) does not change which
@@ -151,7 +150,15 @@ class GraphSampler {
     while (kv_ != nullptr && key_span > 0 && kv_[key_span - 1] == 0) --key_span;
     AliasTables tz(k1, key_span);
 #pragma omp parallel for schedule(dynamic, 4) if (parallel)
-    for (int64_t v = 0; v < k1; ++v) tz.Build(v, wz.data() + v, k1);
+    for (int64_t v = 0; v < k1; ++v) {
+      // Column v of Z, padded keys at weight 0; the eps column is 1 for every valid key.
+      const float eps_weight = p_.eps > 0 ? 1.0f : 0.0f;
+      if (v < k) {
+        tz.Build(v, z_ + v, k, kv_);
+      } else {
+        tz.Build(v, &eps_weight, 0, kv_);
+      }
+    }
     // An edge of row i takes its block pair (u, v) with probability ∝ y_iu B_uv z̄_v, drawn in
     // two steps: u ∝ y_iu t_u (a per-row table over k + 1 entries, the last one the eps block),
     // then v ∝ B_uv z̄_v (per-graph tables, one per u). This costs O(k) per row, not the O(k²)
@@ -230,18 +237,6 @@ class GraphSampler {
     for (; u < k_; ++u) partial[0] += y_[i * k_ + u] * t_[u];
     return (partial[0] + partial[1]) + (partial[2] + partial[3]);
   }
-  // Key memberships with padded keys zeroed and the constant eps column appended: [n_k, k + 1],
-  // row-major. Padded keys get weight 0, so they are never drawn.
-  std::vector<float> KeyWeights() const {
-    std::vector<float> w(p_.n_k * (k_ + 1));
-    for (int64_t j = 0; j < p_.n_k; ++j) {
-      const bool ok = KeyValid(j);
-      for (int64_t v = 0; v < k_; ++v) w[j * (k_ + 1) + v] = ok ? z_[j * k_ + v] : 0.0f;
-      w[j * (k_ + 1) + k_] = ok && p_.eps > 0 ? 1.0f : 0.0f;
-    }
-    return w;
-  }
-
   const FastRgParams& p_;
   const int64_t hi_, k_;
   const float* y_;

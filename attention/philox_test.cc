@@ -101,6 +101,22 @@ TEST(AliasTables, FrequenciesFollowWeights) {
   EXPECT_EQ(tables.Build(0, zeros.data()), 0.0);
 }
 
+// Stride 0 repeats one weight, and entries marked invalid get none: uniform over the valid ones.
+TEST(AliasTables, RepeatedWeightOverValidEntries) {
+  const float one = 1.0f;
+  const std::vector<uint8_t> valid = {1, 0, 1, 1, 0};
+  AliasTables tables(1, 5);
+  EXPECT_DOUBLE_EQ(tables.Build(0, &one, 0, valid.data()), 3.0);
+  PhiloxStream rng(5, 6);
+  const int n = 90000;
+  std::vector<int> counts(5);
+  for (int i = 0; i < n; ++i) ++counts[tables.Sample(0, rng)];
+  EXPECT_EQ(counts[1] + counts[4], 0);
+  for (int i : {0, 2, 3}) {
+    EXPECT_NEAR(counts[i], n / 3.0, 5 * std::sqrt(n * (1 / 3.0) * (2 / 3.0))) << "index " << i;
+  }
+}
+
 }  // namespace
 }  // namespace sbmt::attention
 

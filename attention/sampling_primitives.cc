@@ -43,16 +43,19 @@ int64_t SamplePoisson(Rng& rng, double mean) {
 template int64_t SamplePoisson<PhiloxStream>(PhiloxStream&, double);
 template int64_t SamplePoisson<SplitMixStream>(SplitMixStream&, double);
 
-double AliasTables::Build(int64_t t, const float* weights, int64_t stride) {
+double AliasTables::Build(int64_t t, const float* weights, int64_t stride, const uint8_t* valid) {
   const int64_t n = size_;
   Entry* entries = entries_.data() + t * n;
+  auto weight = [&](int64_t i) {
+    return valid == nullptr || valid[i] != 0 ? weights[i * stride] : 0.0f;
+  };
   // Four partial sums: one chain of dependent adds would cost four cycles an entry.
   double partial[4] = {0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
-    for (int lane = 0; lane < 4; ++lane) partial[lane] += weights[(i + lane) * stride];
+    for (int lane = 0; lane < 4; ++lane) partial[lane] += weight(i + lane);
   }
-  for (; i < n; ++i) partial[0] += weights[i * stride];
+  for (; i < n; ++i) partial[0] += weight(i);
   const double total = (partial[0] + partial[1]) + (partial[2] + partial[3]);
   totals_[t] = total;
   if (!(total > 0)) return 0;
@@ -65,7 +68,7 @@ double AliasTables::Build(int64_t t, const float* weights, int64_t stride) {
   int64_t n_small = 0, n_large = 0;
   const double norm = static_cast<double>(n) / total;
   for (i = 0; i < n; ++i) {
-    scaled_[i] = weights[i * stride] * norm;
+    scaled_[i] = weight(i) * norm;
     entries[i] = Entry{1.0f, static_cast<int32_t>(i)};
     // Branch-free classification (weights are in random order).
     const bool is_small = scaled_[i] < 1.0;

@@ -28,10 +28,11 @@ class AliasTables {
   AliasTables(int64_t tables, int64_t size)
       : size_(size), entries_(tables * size), totals_(tables, 0.0) {}
 
-  // Table t from weights[0], weights[stride], ... (size of them, all >= 0). Returns their sum;
-  // a table whose weights sum to 0 must not be sampled. Distinct tables may be built from
-  // different threads at once.
-  double Build(int64_t t, const float* weights, int64_t stride = 1);
+  // Table t from weights[0], weights[stride], ... (size of them, all >= 0; stride 0 repeats
+  // one weight). Entries i with valid[i] == 0 get weight 0 when valid is given. Returns the sum
+  // of the weights; a table whose weights sum to 0 must not be sampled. Distinct tables may be
+  // built from different threads at once.
+  double Build(int64_t t, const float* weights, int64_t stride = 1, const uint8_t* valid = nullptr);
 
   double total(int64_t t) const { return totals_[t]; }
   int64_t size() const { return size_; }
