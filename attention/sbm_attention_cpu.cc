@@ -142,31 +142,17 @@ void MatMulAdd(int64_t rows, int64_t inner, int64_t cols, const T* A, int64_t ld
                int64_t ldm, T* C, int64_t ldc) {
   constexpr int kR = 6;
   constexpr int kC = 2 * kVecWidth<T, kWideBytes>;
+  // One copy of the block per row count, so the last rows of a tile stay vectorized too.
+  using Block = void (*)(int64_t, const T*, int64_t, const T*, int64_t, T*, int64_t);
+  static constexpr Block kBlocks[kR] = {MatMulAddBlock<T, 1>, MatMulAddBlock<T, 2>,
+                                        MatMulAddBlock<T, 3>, MatMulAddBlock<T, 4>,
+                                        MatMulAddBlock<T, 5>, MatMulAddBlock<T, 6>};
   const int64_t vector_cols = cols - cols % kC;
   for (int64_t r0 = 0; r0 < rows; r0 += kR) {
     const T* a = A + r0 * lda;
     T* c = C + r0 * ldc;
     for (int64_t c0 = 0; c0 < vector_cols; c0 += kC) {
-      switch (std::min<int64_t>(kR, rows - r0)) {
-        case 6:
-          MatMulAddBlock<T, 6>(inner, a, lda, M + c0, ldm, c + c0, ldc);
-          break;
-        case 5:
-          MatMulAddBlock<T, 5>(inner, a, lda, M + c0, ldm, c + c0, ldc);
-          break;
-        case 4:
-          MatMulAddBlock<T, 4>(inner, a, lda, M + c0, ldm, c + c0, ldc);
-          break;
-        case 3:
-          MatMulAddBlock<T, 3>(inner, a, lda, M + c0, ldm, c + c0, ldc);
-          break;
-        case 2:
-          MatMulAddBlock<T, 2>(inner, a, lda, M + c0, ldm, c + c0, ldc);
-          break;
-        default:
-          MatMulAddBlock<T, 1>(inner, a, lda, M + c0, ldm, c + c0, ldc);
-          break;
-      }
+      kBlocks[std::min<int64_t>(kR, rows - r0) - 1](inner, a, lda, M + c0, ldm, c + c0, ldc);
     }
     // Columns past the last whole block (k not a multiple of 2 vectors).
     for (int64_t r = r0; r < std::min(rows, r0 + kR); ++r) {
