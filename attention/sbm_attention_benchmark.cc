@@ -37,6 +37,7 @@
 #include "attention/sbm_attention_binding.h"
 #include "attention/sbm_attention_cpu_isa.h"
 #include "attention/sbm_attention_kernels.h"
+#include "runtime/library_tuning.h"
 
 namespace sbmt::attention {
 namespace {
@@ -273,6 +274,8 @@ std::vector<T> ParseList(const std::string& text) {
 }  // namespace sbmt::attention
 
 int main(int argc, char** argv) {
+  // The dense baseline's matrix products run on the BLAS kernels our training programs use.
+  sbmt::runtime::ReexecWithTunedLibraries(argv);
   using namespace sbmt::attention;
   CLI::App app("SBM attention vs full attention: forward+backward time and peak memory");
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -338,10 +341,11 @@ int main(int argc, char** argv) {
   } else {
     std::printf(
         "SBM attention vs full attention, forward+backward; batch 1, heads %lld, head dim "
-        "%lld, k %lld, threads %d, median of %d, CPU kernels %s\n",
+        "%lld, k %lld, threads %d, median of %d, CPU kernels %s, OpenBLAS kernels %s\n",
         static_cast<long long>(kHeads), static_cast<long long>(kHeadDim),
         static_cast<long long>(clusters), threads, repeats,
-        sbm_cpu_kernel_isa_name(sbm_cpu_kernel_isa()));
+        sbm_cpu_kernel_isa_name(sbm_cpu_kernel_isa()),
+        sbmt::runtime::LoadedOpenBlasCore() ? sbmt::runtime::LoadedOpenBlasCore() : "none");
     std::printf("%6s %8s %10s %10s %10s %7s %12s %12s %8s\n", "n", "density", "edges", "sbm_ms",
                 "dense_ms", "ratio", "sbm_bytes", "dense_bytes", "mem");
   }

@@ -3,9 +3,6 @@
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <omp.h>
-#include <unistd.h>
-
-#include <cstdlib>
 
 namespace sbmt::trainer {
 
@@ -18,13 +15,6 @@ void SetComputeThreads(int threads) {
   if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
     set(threads);
   }
-}
-
-void ReexecWithPassiveOpenMpWait(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-  execv("/proc/self/exe", argv);
-  // Only reached when exec failed: carry on with libgomp's default.
 }
 
 }  // namespace sbmt::trainer

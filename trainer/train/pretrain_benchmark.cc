@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "runtime/library_tuning.h"
 #include "trainer/config/train_config.h"
 #include "trainer/model/bert.h"
 #include "trainer/train/compute_threads.h"
@@ -48,10 +49,12 @@ Result Measure(sbmt::trainer::ModelConfig m, const std::string& attention, int64
     opt.zero_grad();
     loss.backward();
     opt.step();
-    const double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double t =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (s >= 0) ms.push_back(t);
     density = 0;
-    for (const auto& st : out.layer_stats) density += st.density.mean().item<double>() / out.layer_stats.size();
+    for (const auto& st : out.layer_stats)
+      density += st.density.mean().item<double>() / out.layer_stats.size();
   }
   std::sort(ms.begin(), ms.end());
   const double median = ms[ms.size() / 2];
@@ -61,7 +64,7 @@ Result Measure(sbmt::trainer::ModelConfig m, const std::string& attention, int64
 }  // namespace
 
 int main(int argc, char** argv) {
-  sbmt::trainer::ReexecWithPassiveOpenMpWait(argv);
+  sbmt::runtime::ReexecWithTunedLibraries(argv);
   CLI::App app("BERT-MLM training throughput, SBM vs full attention");
   std::string config_path = "configs/bert_small.yaml";
   std::string lengths_text = "128,512";
@@ -88,11 +91,12 @@ int main(int argc, char** argv) {
     if (csv) {
       std::printf("attention,length,batch,threads,step_ms,tokens_per_s,density\n");
     } else {
-      std::printf("BERT-MLM training step (forward + backward + AdamW), %lld layers, hidden %lld, "
-                  "heads %lld, SBM k %lld, %d threads, median of %d\n",
-                  static_cast<long long>(m.layers), static_cast<long long>(m.hidden),
-                  static_cast<long long>(m.heads), static_cast<long long>(m.sbm_clusters),
-                  threads, steps);
+      std::printf(
+          "BERT-MLM training step (forward + backward + AdamW), %lld layers, hidden %lld, "
+          "heads %lld, SBM k %lld, %d threads, median of %d, OpenBLAS kernels %s\n",
+          static_cast<long long>(m.layers), static_cast<long long>(m.hidden),
+          static_cast<long long>(m.heads), static_cast<long long>(m.sbm_clusters), threads, steps,
+          sbmt::runtime::LoadedOpenBlasCore() ? sbmt::runtime::LoadedOpenBlasCore() : "none");
       std::printf("%-9s %6s %6s %10s %12s %8s\n", "attention", "length", "batch", "step_ms",
                   "tokens/s", "density");
     }

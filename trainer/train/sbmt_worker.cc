@@ -17,14 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "runtime/library_tuning.h"
 #include "trainer/config/train_config.h"
 #include "trainer/dist/placement.h"
 #include "trainer/dist/world.h"
-#include "trainer/train/compute_threads.h"
 #include "trainer/train/pretrainer.h"
 
 int main(int argc, char** argv) {
-  sbmt::trainer::ReexecWithPassiveOpenMpWait(argv);
+  sbmt::runtime::ReexecWithTunedLibraries(argv);
   CLI::App app("sbmt training worker");
   std::string config_path;
   std::vector<std::string> overrides;

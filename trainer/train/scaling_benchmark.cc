@@ -9,14 +9,14 @@
 #include <filesystem>
 #include <numeric>
 
+#include "runtime/library_tuning.h"
 #include "trainer/config/train_config.h"
 #include "trainer/dist/placement.h"
 #include "trainer/dist/world.h"
-#include "trainer/train/compute_threads.h"
 #include "trainer/train/pretrainer.h"
 
 int main(int argc, char** argv) {
-  sbmt::trainer::ReexecWithPassiveOpenMpWait(argv);
+  sbmt::runtime::ReexecWithTunedLibraries(argv);
   CLI::App app("data-parallel scaling benchmark (one world size per run)");
   std::string config_path, out_dir = "runs/scaling_benchmark";
   std::vector<std::string> overrides;

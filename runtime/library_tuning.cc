@@ -1,0 +1,56 @@
+#include "runtime/library_tuning.h"
+
+#include <dlfcn.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace sbmt::runtime {
+
+CpuFeatures ThisCpu() {
+  __builtin_cpu_init();
+  CpuFeatures cpu;
+  cpu.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  cpu.avx512 = cpu.avx2_fma && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  cpu.avx512_bf16 = cpu.avx512 && __builtin_cpu_supports("avx512bf16");
+  return cpu;
+}
+
+const char* OpenBlasCoreFor(const CpuFeatures& cpu) {
+  if (cpu.avx512_bf16) return "Cooperlake";
+  if (cpu.avx512) return "SkylakeX";
+  if (cpu.avx2_fma) return "Haswell";
+  return nullptr;
+}
+
+const char* LoadedOpenBlasCore() {
+  // Looked up at run time: LibTorch reaches BLAS through libblas.so.3, which Debian's
+  // alternatives may point at OpenBLAS or another implementation.
+  using CoreName = char* (*)();
+  auto core_name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  return core_name != nullptr ? core_name() : nullptr;
+}
+
+void ReexecWithTunedLibraries(char** argv) {
+  bool changed = false;
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    changed = true;
+  }
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+    const char* loaded = LoadedOpenBlasCore();
+    const char* better = OpenBlasCoreFor(ThisCpu());
+    if (loaded != nullptr && strcasecmp(loaded, "Prescott") == 0 && better != nullptr) {
+      setenv("OPENBLAS_CORETYPE", better, 1);
+      changed = true;
+    }
+  }
+  if (!changed) return;
+  execv("/proc/self/exe", argv);
+  // Only reached when exec failed: carry on with the libraries' defaults.
+}
+
+}  // namespace sbmt::runtime
