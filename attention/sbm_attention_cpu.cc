@@ -409,6 +409,14 @@ void BackwardImpl(const SbmBackwardParams<T>& p) {
   ReducePartials(chunks, E.n_k, d, part_dv.data(), p.dv);
 }
 
+// Prefetches the cache lines of `count` elements at `row`, for writing when kWrite.
+template <bool kWrite = false, typename T>
+inline void PrefetchRow(const T* row, int64_t count) {
+  for (int64_t x = 0; x < count; x += 64 / static_cast<int64_t>(sizeof(T))) {
+    __builtin_prefetch(row + x, kWrite ? 1 : 0);
+  }
+}
+
 // The two halves of the membership pass over edges [e0, e1) of row i. With a compile-time
 // width that splits into slices of kSliceVecs vectors, the row's own operand (W_i's running sum,
 // or y_i) stays in registers across the edges; otherwise plain row updates. Every element sums
@@ -429,11 +437,7 @@ inline void GatherScaledRows(const int32_t* col, const T* dp, int64_t e0, int64_
         acc[v] = *reinterpret_cast<const V*>(w_i + s + v * kWidth);
       for (int64_t e = e0; e < e1; ++e) {
         if (e + kPrefetchDistance < e1) {
-          const T* ahead = z_g + col[e + kPrefetchDistance] * int64_t{N} + s;
-#pragma GCC unroll 8
-          for (int line = 0; line < kSlice; line += 64 / static_cast<int>(sizeof(T))) {
-            __builtin_prefetch(ahead + line);
-          }
+          PrefetchRow(z_g + col[e + kPrefetchDistance] * int64_t{N} + s, kSlice);
         }
         AddScaledRow<T, kSliceVecs, kWideBytes>(acc, dp[e], z_g + col[e] * int64_t{N} + s);
       }
@@ -442,12 +446,7 @@ inline void GatherScaledRows(const int32_t* col, const T* dp, int64_t e0, int64_
     }
   } else {
     for (int64_t e = e0; e < e1; ++e) {
-      if (e + kPrefetchDistance < e1) {
-        const T* ahead = z_g + col[e + kPrefetchDistance] * k;
-        for (int64_t line = 0; line < k; line += 64 / static_cast<int64_t>(sizeof(T))) {
-          __builtin_prefetch(ahead + line);
-        }
-      }
+      if (e + kPrefetchDistance < e1) PrefetchRow(z_g + col[e + kPrefetchDistance] * k, k);
       Axpy(dp[e], z_g + col[e] * k, w_i, k);
     }
   }
@@ -469,11 +468,7 @@ inline void ScatterScaledRow(const int32_t* col, const T* dp, int64_t e0, int64_
       for (int v = 0; v < kSliceVecs; ++v) y[v] = *reinterpret_cast<const V*>(y_i + s + v * kWidth);
       for (int64_t e = e0; e < e1; ++e) {
         if (e + kPrefetchDistance < e1) {
-          T* ahead = u_tile + (col[e + kPrefetchDistance] - j0) * int64_t{N} + s;
-#pragma GCC unroll 8
-          for (int line = 0; line < kSlice; line += 64 / static_cast<int>(sizeof(T))) {
-            __builtin_prefetch(ahead + line, 1);
-          }
+          PrefetchRow<true>(u_tile + (col[e + kPrefetchDistance] - j0) * int64_t{N} + s, kSlice);
         }
         const T a = dp[e];
         T* u = u_tile + (col[e] - j0) * int64_t{N} + s;
@@ -484,10 +479,7 @@ inline void ScatterScaledRow(const int32_t* col, const T* dp, int64_t e0, int64_
   } else {
     for (int64_t e = e0; e < e1; ++e) {
       if (e + kPrefetchDistance < e1) {
-        T* ahead = u_tile + (col[e + kPrefetchDistance] - j0) * k;
-        for (int64_t line = 0; line < k; line += 64 / static_cast<int64_t>(sizeof(T))) {
-          __builtin_prefetch(ahead + line, 1);
-        }
+        PrefetchRow<true>(u_tile + (col[e + kPrefetchDistance] - j0) * k, k);
       }
       Axpy(dp[e], y_i, u_tile + (col[e] - j0) * k, k);
     }
