@@ -67,21 +67,49 @@ constexpr int RowVecs() {
   return N > 0 && N % kVecWidth<T> == 0 && N / kVecWidth<T> <= kSliceVecs ? N / kVecWidth<T> : 0;
 }
 
-// acc[v] += a * row[v], for the V vectors of a row.
+// Vector v of a row in memory, as a reference (returning a vector type by value changes the ABI,
+// and GCC warns, in the plain x86-64 build).
+template <typename T, int Bytes = kNarrowBytes>
+inline Vec<T, Bytes>& RowVec(T* row, int v) {
+  return *reinterpret_cast<Vec<T, Bytes>*>(row + v * kVecWidth<T, Bytes>);
+}
+template <typename T, int Bytes = kNarrowBytes>
+inline const Vec<T, Bytes>& RowVec(const T* row, int v) {
+  return *reinterpret_cast<const Vec<T, Bytes>*>(row + v * kVecWidth<T, Bytes>);
+}
+
+// x[v] = row[v] and row[v] = x[v], for the V vectors of a row held in registers.
+template <typename T, int V, int Bytes = kNarrowBytes>
+inline void LoadRow(Vec<T, Bytes>* x, const T* row) {
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) x[v] = RowVec<T, Bytes>(row, v);
+}
+template <typename T, int V, int Bytes = kNarrowBytes>
+inline void StoreRow(const Vec<T, Bytes>* x, T* row) {
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) RowVec<T, Bytes>(row, v) = x[v];
+}
+
+// acc[v] += a * row[v]: a row in memory into one in registers.
 template <typename T, int V, int Bytes = kNarrowBytes>
 inline void AddScaledRow(Vec<T, Bytes>* acc, T a, const T* row) {
 #pragma GCC unroll 8
-  for (int v = 0; v < V; ++v)
-    acc[v] += a * *reinterpret_cast<const Vec<T, Bytes>*>(row + v * kVecWidth<T, Bytes>);
+  for (int v = 0; v < V; ++v) acc[v] += a * RowVec<T, Bytes>(row, v);
+}
+
+// row[v] += a * x[v]: a row in registers into one in memory.
+template <typename T, int V, int Bytes = kNarrowBytes>
+inline void AddScaledToRow(T* row, T a, const Vec<T, Bytes>* x) {
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) RowVec<T, Bytes>(row, v) += a * x[v];
 }
 
 // x · row for x held in V vectors (registers) and row in memory.
 template <typename T, int V>
 inline T DotRegisters(const Vec<T>* x, const T* row) {
-  Vec<T> sum = x[0] * *reinterpret_cast<const Vec<T>*>(row);
+  Vec<T> sum = x[0] * RowVec(row, 0);
 #pragma GCC unroll 8
-  for (int v = 1; v < V; ++v)
-    sum += x[v] * *reinterpret_cast<const Vec<T>*>(row + v * kVecWidth<T>);
+  for (int v = 1; v < V; ++v) sum += x[v] * RowVec(row, v);
   T total = 0;
   for (int lane = 0; lane < kVecWidth<T>; ++lane) total += sum[lane];
   return total;
@@ -112,12 +140,11 @@ template <typename T, int R>
 inline void MatMulAddBlock(int64_t inner, const T* A, int64_t lda, const T* M, int64_t ldm, T* C,
                            int64_t ldc) {
   using V = Vec<T, kWideBytes>;
-  constexpr int kW = kVecWidth<T, kWideBytes>;
   V acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = V{};
   for (int64_t l = 0; l < inner; ++l) {
-    const V m0 = *reinterpret_cast<const V*>(M + l * ldm);
-    const V m1 = *reinterpret_cast<const V*>(M + l * ldm + kW);
+    const V m0 = RowVec<T, kWideBytes>(M + l * ldm, 0);
+    const V m1 = RowVec<T, kWideBytes>(M + l * ldm, 1);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
       const T a = A[r * lda + l];
@@ -126,8 +153,8 @@ inline void MatMulAddBlock(int64_t inner, const T* A, int64_t lda, const T* M, i
     }
   }
   for (int r = 0; r < R; ++r) {
-    *reinterpret_cast<V*>(C + r * ldc) += acc[r][0];
-    *reinterpret_cast<V*>(C + r * ldc + kW) += acc[r][1];
+    RowVec<T, kWideBytes>(C + r * ldc, 0) += acc[r][0];
+    RowVec<T, kWideBytes>(C + r * ldc, 1) += acc[r][1];
   }
 }
 
@@ -247,7 +274,7 @@ void ForwardImpl(const SbmForwardParams<T>& p) {
       // q_i in registers: the alpha stores could alias it, so it would be reloaded per edge.
       constexpr int V = RowVecs<T, N>();
       Vec<T> q[V];
-      for (int v = 0; v < V; ++v) q[v] = *reinterpret_cast<const Vec<T>*>(q_i + v * kVecWidth<T>);
+      LoadRow<T, V>(q, q_i);
       score_edges([&](const T* k_j) { return DotRegisters<T, V>(q, k_j); });
     } else {
       score_edges([&](const T* k_j) { return Dot(q_i, k_j, d); });
@@ -271,7 +298,7 @@ void ForwardImpl(const SbmForwardParams<T>& p) {
         if (dropout && !sbm_dropout_keep(p.dropout, e)) continue;
         AddScaledRow<T, V>(acc, dropout ? p.alpha[e] * drop_scale : p.alpha[e], v_g + E.col[e] * d);
       }
-      for (int v = 0; v < V; ++v) *reinterpret_cast<Vec<T>*>(out_i + v * kVecWidth<T>) = acc[v];
+      StoreRow<T, V>(acc, out_i);
     } else {
       for (int64_t e = e0; e < e1; ++e) {
         p.alpha[e] *= inv;
@@ -290,28 +317,15 @@ template <typename T, int V>
 struct RegisterRow {
   Vec<T> q[V], g[V], dq[V];
   RegisterRow(const T* q_i, const T* g_i, const T* dq_i) {
-    for (int v = 0; v < V; ++v) {
-      q[v] = Load(q_i, v);
-      g[v] = Load(g_i, v);
-      dq[v] = Load(dq_i, v);
-    }
-  }
-  // A reference, not a value: returning a vector type by value changes the ABI (and GCC warns)
-  // in the plain x86-64 build.
-  static const Vec<T>& Load(const T* row, int v) {
-    return *reinterpret_cast<const Vec<T>*>(row + v * kVecWidth<T>);
-  }
-  static void AddScaled(const Vec<T>* x, T a, T* row) {
-#pragma GCC unroll 8
-    for (int v = 0; v < V; ++v) *reinterpret_cast<Vec<T>*>(row + v * kVecWidth<T>) += a * x[v];
+    LoadRow<T, V>(q, q_i);
+    LoadRow<T, V>(g, g_i);
+    LoadRow<T, V>(dq, dq_i);
   }
   T DotG(const T* row) const { return DotRegisters<T, V>(g, row); }
   void AddToDq(T a, const T* k_j) { AddScaledRow<T, V>(dq, a, k_j); }
-  void AddQTo(T a, T* row) const { AddScaled(q, a, row); }
-  void AddGTo(T a, T* row) const { AddScaled(g, a, row); }
-  void StoreDq(T* dq_i) const {
-    for (int v = 0; v < V; ++v) *reinterpret_cast<Vec<T>*>(dq_i + v * kVecWidth<T>) = dq[v];
-  }
+  void AddQTo(T a, T* row) const { AddScaledToRow<T, V>(row, a, q); }
+  void AddGTo(T a, T* row) const { AddScaledToRow<T, V>(row, a, g); }
+  void StoreDq(T* dq_i) const { StoreRow<T, V>(dq, dq_i); }
 };
 
 template <typename T>
@@ -432,17 +446,14 @@ inline void GatherScaledRows(const int32_t* col, const T* dp, int64_t e0, int64_
   if constexpr (N > 0 && N % kSlice == 0) {
     for (int s = 0; s < N; s += kSlice) {
       V acc[kSliceVecs];
-#pragma GCC unroll 8
-      for (int v = 0; v < kSliceVecs; ++v)
-        acc[v] = *reinterpret_cast<const V*>(w_i + s + v * kWidth);
+      LoadRow<T, kSliceVecs, kWideBytes>(acc, w_i + s);
       for (int64_t e = e0; e < e1; ++e) {
         if (e + kPrefetchDistance < e1) {
           PrefetchRow(z_g + col[e + kPrefetchDistance] * int64_t{N} + s, kSlice);
         }
         AddScaledRow<T, kSliceVecs, kWideBytes>(acc, dp[e], z_g + col[e] * int64_t{N} + s);
       }
-#pragma GCC unroll 8
-      for (int v = 0; v < kSliceVecs; ++v) *reinterpret_cast<V*>(w_i + s + v * kWidth) = acc[v];
+      StoreRow<T, kSliceVecs, kWideBytes>(acc, w_i + s);
     }
   } else {
     for (int64_t e = e0; e < e1; ++e) {
@@ -464,16 +475,13 @@ inline void ScatterScaledRow(const int32_t* col, const T* dp, int64_t e0, int64_
       // y_i's slice in locals: the compiler cannot tell the U stores from y_i, and would reload
       // it after every edge.
       V y[kSliceVecs];
-#pragma GCC unroll 8
-      for (int v = 0; v < kSliceVecs; ++v) y[v] = *reinterpret_cast<const V*>(y_i + s + v * kWidth);
+      LoadRow<T, kSliceVecs, kWideBytes>(y, y_i + s);
       for (int64_t e = e0; e < e1; ++e) {
         if (e + kPrefetchDistance < e1) {
           PrefetchRow<true>(u_tile + (col[e + kPrefetchDistance] - j0) * int64_t{N} + s, kSlice);
         }
-        const T a = dp[e];
-        T* u = u_tile + (col[e] - j0) * int64_t{N} + s;
-#pragma GCC unroll 8
-        for (int v = 0; v < kSliceVecs; ++v) *reinterpret_cast<V*>(u + v * kWidth) += a * y[v];
+        AddScaledToRow<T, kSliceVecs, kWideBytes>(u_tile + (col[e] - j0) * int64_t{N} + s, dp[e],
+                                                  y);
       }
     }
   } else {
