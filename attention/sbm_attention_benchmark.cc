@@ -339,13 +339,13 @@ int main(int argc, char** argv) {
   if (csv) {
     std::printf("n,density,edges,sbm_ms,dense_ms,ratio,sbm_bytes,dense_bytes\n");
   } else {
+    const char* blas_core = sbmt::runtime::LoadedOpenBlasCore();
     std::printf(
         "SBM attention vs full attention, forward+backward; batch 1, heads %lld, head dim "
         "%lld, k %lld, threads %d, median of %d, CPU kernels %s, OpenBLAS kernels %s\n",
         static_cast<long long>(kHeads), static_cast<long long>(kHeadDim),
         static_cast<long long>(clusters), threads, repeats,
-        sbm_cpu_kernel_isa_name(sbm_cpu_kernel_isa()),
-        sbmt::runtime::LoadedOpenBlasCore() ? sbmt::runtime::LoadedOpenBlasCore() : "none");
+        sbm_cpu_kernel_isa_name(sbm_cpu_kernel_isa()), blas_core != nullptr ? blas_core : "none");
     std::printf("%6s %8s %10s %10s %10s %7s %12s %12s %8s\n", "n", "density", "edges", "sbm_ms",
                 "dense_ms", "ratio", "sbm_bytes", "dense_bytes", "mem");
   }

@@ -91,12 +91,13 @@ int main(int argc, char** argv) {
     if (csv) {
       std::printf("attention,length,batch,threads,step_ms,tokens_per_s,density\n");
     } else {
+      const char* blas_core = sbmt::runtime::LoadedOpenBlasCore();
       std::printf(
           "BERT-MLM training step (forward + backward + AdamW), %lld layers, hidden %lld, "
           "heads %lld, SBM k %lld, %d threads, median of %d, OpenBLAS kernels %s\n",
           static_cast<long long>(m.layers), static_cast<long long>(m.hidden),
           static_cast<long long>(m.heads), static_cast<long long>(m.sbm_clusters), threads, steps,
-          sbmt::runtime::LoadedOpenBlasCore() ? sbmt::runtime::LoadedOpenBlasCore() : "none");
+          blas_core != nullptr ? blas_core : "none");
       std::printf("%-9s %6s %6s %10s %12s %8s\n", "attention", "length", "batch", "step_ms",
                   "tokens/s", "density");
     }
