@@ -159,16 +159,11 @@ class GraphSampler {
         for (int64_t j = j0; j < j1; ++j) zt[v * key_span + j] = z_[j * k + v];
       }
     }
+    // Column v of Z, padded keys at weight 0; then the eps column, 1 for every valid key.
 #pragma omp parallel for schedule(dynamic, 4) if (parallel)
-    for (int64_t v = 0; v < k1; ++v) {
-      // Column v of Z, padded keys at weight 0; the eps column is 1 for every valid key.
-      const float eps_weight = p_.eps > 0 ? 1.0f : 0.0f;
-      if (v < k) {
-        tz.Build(v, zt.data() + v * key_span, 1, kv_);
-      } else {
-        tz.Build(v, &eps_weight, 0, kv_);
-      }
-    }
+    for (int64_t v = 0; v < k; ++v) tz.Build(v, zt.data() + v * key_span, 1, kv_);
+    const float eps_weight = p_.eps > 0 ? 1.0f : 0.0f;
+    tz.Build(k, &eps_weight, 0, kv_);
     // An edge of row i takes its block pair (u, v) with probability ∝ y_iu B_uv z̄_v, drawn in
     // two steps: u ∝ y_iu t_u (a per-row table over k + 1 entries, the last one the eps block),
     // then v ∝ B_uv z̄_v (per-graph tables, one per u). This costs O(k) per row, not the O(k²)
