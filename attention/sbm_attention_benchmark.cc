@@ -308,7 +308,7 @@ int main(int argc, char** argv) {
   torch::set_num_threads(threads);
   omp_set_num_threads(threads);
 
-  // Times first, with the default allocator (which reuses freed memory, as training does);
+  // Times first, with malloc reusing freed blocks as in training (ReexecWithTunedLibraries);
   // then peak memory, with large blocks straight from mmap and back on free so that the
   // resident-set peak reflects live memory. Measuring memory that way makes every large
   // allocation fault in fresh pages, which would distort the times.

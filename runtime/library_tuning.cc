@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <string>
 
 namespace sbmt::runtime {
 
@@ -47,6 +49,17 @@ void ReexecWithTunedLibraries(char** argv) {
       setenv("OPENBLAS_CORETYPE", better, 1);
       changed = true;
     }
+  }
+  // Only when the user tuned neither, in either spelling: the two settings work together.
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr &&
+      std::getenv("MALLOC_TRIM_THRESHOLD_") == nullptr &&
+      (tunables == nullptr || std::strstr(tunables, "glibc.malloc.") == nullptr)) {
+    const std::string limit = std::to_string(kMallocReuseLimitBytes);
+    setenv("MALLOC_MMAP_THRESHOLD_", limit.c_str(), 1);
+    // Never give the top of the heap back: the next step needs it again.
+    setenv("MALLOC_TRIM_THRESHOLD_", std::to_string(kMallocReuseLimitBytes * 64).c_str(), 1);
+    changed = true;
   }
   if (!changed) return;
   execv("/proc/self/exe", argv);
