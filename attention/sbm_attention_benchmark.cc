@@ -14,8 +14,9 @@
 // after a short pause that lets the other's thread pool go idle. Memory is the peak resident set
 // growth during one forward + backward, read from /proc/self/status (VmHWM after resetting it
 // through /proc/self/clear_refs), with glibc told to return large blocks to the system so freed
-// memory does not hide peaks. Memberships are uniform in [0, 1), k = 128, with B scaled so the
-// expected density hits the target; the table reports the density actually sampled.
+// memory does not hide peaks (memory is measured first, on a heap the timings have not grown).
+// Memberships are uniform in [0, 1), k = 128, with B scaled so the expected density hits the
+// target; the table reports the density actually sampled.
 #include <malloc.h>
 #include <omp.h>
 #include <torch/torch.h>
@@ -25,7 +26,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <string>
@@ -91,6 +94,18 @@ SbmInputs MakeMemberships(int64_t n, int64_t clusters, double density, double ep
   }
   in.b = b0 * ((lo + hi) / 2);
   return in;
+}
+
+// Puts malloc's thresholds back as the process started with them: those that
+// ReexecWithTunedLibraries (or the user) put in the environment, else glibc's defaults.
+void RestoreMallocThresholds() {
+  auto value = [](const char* name, long long fallback) {
+    const char* text = std::getenv(name);
+    const long long bytes = text != nullptr ? std::atoll(text) : fallback;
+    return static_cast<int>(std::min<long long>(bytes, std::numeric_limits<int>::max()));
+  };
+  mallopt(M_MMAP_THRESHOLD, value("MALLOC_MMAP_THRESHOLD_", 128 * 1024));
+  mallopt(M_TRIM_THRESHOLD, value("MALLOC_TRIM_THRESHOLD_", 128 * 1024));
 }
 
 struct Row {
@@ -160,6 +175,11 @@ Row Measure(int64_t n, double target, int64_t clusters, int repeats, bool memory
     row.sbm_ms = sbm[sbm.size() / 2];
     row.dense_ms = dense[dense.size() / 2];
   } else {
+    // One untimed run of each first: thread pools and first-call allocations are not the op's.
+    sbm_step(0);
+    zero_grads();
+    dense_step(0);
+    zero_grads();
     row.sbm_bytes = PeakBytes([&] { sbm_step(0); });
     zero_grads();
     row.dense_bytes = PeakBytes([&] { dense_step(0); });
@@ -308,32 +328,37 @@ int main(int argc, char** argv) {
   torch::set_num_threads(threads);
   omp_set_num_threads(threads);
 
-  // Times first, with malloc reusing freed blocks as in training (ReexecWithTunedLibraries);
-  // then peak memory, with large blocks straight from mmap and back on free so that the
-  // resident-set peak reflects live memory. Measuring memory that way makes every large
+  // Peak memory first, with large blocks straight from mmap and back on free so that the
+  // resident-set peak reflects live memory, on a heap that timing has not grown yet. Then times,
+  // with malloc reusing freed blocks as in training: measuring memory's way makes every large
   // allocation fault in fresh pages, which would distort the times.
   std::vector<Row> rows;
+  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 0);
   for (int64_t n : ns) {
     for (double target : targets) {
-      std::fprintf(stderr, "timing n=%lld density=%.2f...\n", static_cast<long long>(n), target);
-      rows.push_back(Measure(n, target, clusters, repeats, /*memory=*/false));
+      std::fprintf(stderr, "peak memory n=%lld density=%.2f...\n", static_cast<long long>(n),
+                   target);
+      rows.push_back(Measure(n, target, clusters, 1, /*memory=*/true));
     }
   }
-  // Phases are timed with the default allocator too, before memory is measured.
+  RestoreMallocThresholds();
+  for (Row& r : rows) {
+    std::fprintf(stderr, "timing n=%lld density=%.2f...\n", static_cast<long long>(r.n),
+                 targets[(&r - rows.data()) % targets.size()]);
+    const Row t = Measure(r.n, targets[(&r - rows.data()) % targets.size()], clusters, repeats,
+                          /*memory=*/false);
+    r.density = t.density;
+    r.edges = t.edges;
+    r.sbm_ms = t.sbm_ms;
+    r.dense_ms = t.dense_ms;
+  }
   std::vector<Phases> phase_rows;
   if (phases) {
     for (int64_t n : ns) {
       for (double target : targets)
         phase_rows.push_back(MeasurePhases(n, target, clusters, repeats));
     }
-  }
-  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
-  mallopt(M_TRIM_THRESHOLD, 0);
-  for (Row& r : rows) {
-    std::fprintf(stderr, "peak memory n=%lld...\n", static_cast<long long>(r.n));
-    const Row m = Measure(r.n, targets[(&r - rows.data()) % targets.size()], clusters, 1, true);
-    r.sbm_bytes = m.sbm_bytes;
-    r.dense_bytes = m.dense_bytes;
   }
 
   if (csv) {
