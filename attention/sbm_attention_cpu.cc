@@ -348,17 +348,20 @@ void BackwardImpl(const SbmBackwardParams<T>& p) {
   const T drop_scale = T(1) / (T(1) - static_cast<T>(p.dropout.p));
   const bool dropout = p.dropout.p > 0;
   const RowChunks chunks(E, 2);
-  // Per item: partial dk and dv, [n_k][d] each (each item clears its own).
-  Scratch<T> part_dk(chunks.items() * E.n_k * d);
-  Scratch<T> part_dv(chunks.items() * E.n_k * d);
+  // Per item: partial dk and dv, [n_k][d] each (each item clears its own). A graph of one item
+  // (n_q up to 512: training's sequence lengths) sums straight into dk and dv instead: adding up
+  // a single partial would only copy it.
+  const bool direct = chunks.per_graph == 1;
+  Scratch<T> part_dk(direct ? 0 : chunks.items() * E.n_k * d);
+  Scratch<T> part_dv(direct ? 0 : chunks.items() * E.n_k * d);
 
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t item = 0; item < chunks.items(); ++item) {
     const int64_t g = chunks.graph(item);
     const T* k_g = p.k + g * E.n_k * d;
     const T* v_g = p.v + g * E.n_k * d;
-    T* dk_part = part_dk.data() + item * E.n_k * d;
-    T* dv_part = part_dv.data() + item * E.n_k * d;
+    T* dk_part = (direct ? p.dk : part_dk.data()) + item * E.n_k * d;
+    T* dv_part = (direct ? p.dv : part_dv.data()) + item * E.n_k * d;
     std::fill(dk_part, dk_part + E.n_k * d, T(0));
     std::fill(dv_part, dv_part + E.n_k * d, T(0));
     const T grad_edges = p.grad_edges ? p.grad_edges[g] : T(0);
@@ -419,8 +422,10 @@ void BackwardImpl(const SbmBackwardParams<T>& p) {
       }
     }
   }
-  ReducePartials(chunks, E.n_k, d, part_dk.data(), p.dk);
-  ReducePartials(chunks, E.n_k, d, part_dv.data(), p.dv);
+  if (!direct) {
+    ReducePartials(chunks, E.n_k, d, part_dk.data(), p.dk);
+    ReducePartials(chunks, E.n_k, d, part_dv.data(), p.dv);
+  }
 }
 
 // Prefetches the cache lines of `count` elements at `row`, for writing when kWrite.
@@ -514,8 +519,10 @@ void MembershipBackwardImpl(const SbmMembershipBackwardParams<T>& p) {
   // block_start[r * (blocks + 1) + b]: row r's first edge into key block b; entry `blocks` is
   // the row's end.
   Scratch<int64_t> block_start(E.graphs * E.n_q * (blocks + 1));
-  std::vector<T> part_db(chunks.items() * k * k);  // per row chunk: Yᵀ W over its rows
-  std::vector<T> bt(p.heads * k * k);              // Bᵀ per head
+  // Both written in full below, so left uninitialized: at training shapes (many graphs of a
+  // few hundred rows) zero-filling them first cost as much as the rest of the pass.
+  Scratch<T> part_db(chunks.items() * k * k);  // per row chunk: Yᵀ W over its rows
+  Scratch<T> bt(p.heads * k * k);              // Bᵀ per head
   for (int64_t h = 0; h < p.heads; ++h) {
     for (int64_t u = 0; u < k; ++u) {
       for (int64_t v = 0; v < k; ++v) bt[(h * k + v) * k + u] = p.b[(h * k + u) * k + v];
