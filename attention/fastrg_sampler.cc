@@ -64,6 +64,12 @@ constexpr int64_t kMinRowsForThreads = 1024;
 // Edges drawn per batch in the sampler's inner loop (see the prefetching there).
 constexpr int64_t kDrawBatch = 32;
 
+// A per-row or per-block table is an alias table when it serves at least this many draws per
+// entry, else a search table (sampling_primitives.h). Measured here at k + 1 = 129 entries: an
+// alias table costs about 3600 cycles to build and a few per draw, a search table about 500 to
+// build and some 40 more per draw (log2(k + 1) dependent steps); they break even near 80 draws.
+constexpr double kAliasMinDrawsPerEntry = 0.6;
+
 // Removes duplicate columns of a row in place and sorts them; returns the new row length.
 // Short rows are sorted; long rows go through a bitmap (O(n_k / 64 + length)).
 int64_t DedupRow(int32_t* cols, int64_t length, int64_t n_k, std::vector<uint64_t>& bitmap) {
@@ -167,20 +173,36 @@ class GraphSampler {
     // An edge of row i takes its block pair (u, v) with probability ∝ y_iu B_uv z̄_v, drawn in
     // two steps: u ∝ y_iu t_u (a per-row table over k + 1 entries, the last one the eps block),
     // then v ∝ B_uv z̄_v (per-graph tables, one per u). This costs O(k) per row, not the O(k²)
-    // of forming y_i B. tb has k + 1 tables over k + 1 blocks: table u < k holds B_uv z̄_v,
-    // table k (the eps block) always gives v = k, so the inner loop needs no special case.
+    // of forming y_i B. The block tables are k + 1 tables over k + 1 blocks: table u < k holds
+    // B_uv z̄_v, table k (the eps block) always gives v = k, so the inner loop needs no special
+    // case.
+    //
+    // Alias or search tables (see kAliasMinDrawsPerEntry), chosen from the graph's own draw
+    // counts only: a graph's edges are the same in any batch and for any thread count. At
+    // training lengths most rows draw fewer edges than k, and building alias tables cost more
+    // than all the draws.
     const float* bh = p_.b + hi_ * k * k;
-    AliasTables tb(k1, k1);
+    const int64_t slots = start[p_.n_q] - start[0];  // the graph's draws and self loops
+    const bool alias_blocks = static_cast<double>(slots) >= kAliasMinDrawsPerEntry * k1 * k1;
+    AliasTables tb_alias(alias_blocks ? k1 : 0, k1);
+    CdfTables tb_search(alias_blocks ? 0 : k1, k1);
     {
       std::vector<float> weights(k1);
+      auto build = [&](int64_t u) {
+        if (alias_blocks) {
+          tb_alias.Build(u, weights.data());
+        } else {
+          tb_search.Build(u, weights.data());
+        }
+      };
       for (int64_t u = 0; u < k; ++u) {
         for (int64_t v = 0; v < k; ++v) weights[v] = static_cast<float>(bh[u * k + v] * zsum_[v]);
         weights[k] = 0.0f;
-        tb.Build(u, weights.data());
+        build(u);
       }
       std::fill(weights.begin(), weights.end(), 0.0f);
       weights[k] = 1.0f;
-      tb.Build(k, weights.data());
+      build(k);
     }
 
     int64_t draws = 0;
@@ -188,9 +210,27 @@ class GraphSampler {
     {
       std::vector<float> w(k1);
       std::vector<uint64_t> bitmap;
-      AliasTables rows_u(1, k1);  // this row's table over u
+      AliasTables row_alias(1, k1);  // this row's table over u, one of the two
+      CdfTables row_search(1, k1);
       int32_t block[kDrawBatch];
       AliasTables::Draw pending[kDrawBatch];
+      // Draws a row's edges into `row`: its block pairs from these tables, then the keys.
+      // Keys in batches: draw block pair and key index for a batch, prefetch the key tables'
+      // entries, then resolve. Same random words in the same order as drawing one by one.
+      auto draw_edges = [&](int32_t* row, int64_t drawn, SplitMixStream& rng, const auto& rows_u,
+                            const auto& tb) {
+        for (int64_t e0 = 0; e0 < drawn; e0 += kDrawBatch) {
+          const int64_t e1 = std::min(drawn, e0 + kDrawBatch);
+          for (int64_t e = e0; e < e1; ++e) {
+            const int32_t u = rows_u.Sample(0, rng);
+            const int32_t v = tb.Sample(u, rng);
+            block[e - e0] = v;
+            pending[e - e0] = tz.Start(rng);
+            tz.Prefetch(v, pending[e - e0]);
+          }
+          for (int64_t e = e0; e < e1; ++e) row[e] = tz.Finish(block[e - e0], pending[e - e0]);
+        }
+      };
 #pragma omp for schedule(dynamic, 16)
       for (int64_t i = 0; i < p_.n_q; ++i) {
         int32_t* row = cols + start[i];
@@ -200,21 +240,20 @@ class GraphSampler {
         if (drawn > 0) {
           for (int64_t u = 0; u < k; ++u) w[u] = static_cast<float>(y_[i * k + u] * t_[u]);
           w[k] = static_cast<float>(t_[k]);
-          rows_u.Build(0, w.data());
           SplitMixStream rng(edge_keys[i]);
-          // Keys in batches: draw block pair and key index for a batch, prefetch the key
-          // tables' entries, then resolve. Same random words in the same order as drawing one
-          // by one.
-          for (int64_t e0 = 0; e0 < drawn; e0 += kDrawBatch) {
-            const int64_t e1 = std::min(drawn, e0 + kDrawBatch);
-            for (int64_t e = e0; e < e1; ++e) {
-              const int32_t u = rows_u.Sample(0, rng);
-              const int32_t v = tb.Sample(u, rng);
-              block[e - e0] = v;
-              pending[e - e0] = tz.Start(rng);
-              tz.Prefetch(v, pending[e - e0]);
+          auto with_row_table = [&](const auto& rows_u) {
+            if (alias_blocks) {
+              draw_edges(row, drawn, rng, rows_u, tb_alias);
+            } else {
+              draw_edges(row, drawn, rng, rows_u, tb_search);
             }
-            for (int64_t e = e0; e < e1; ++e) row[e] = tz.Finish(block[e - e0], pending[e - e0]);
+          };
+          if (static_cast<double>(drawn) >= kAliasMinDrawsPerEntry * k1) {
+            row_alias.Build(0, w.data());
+            with_row_table(row_alias);
+          } else {
+            row_search.Build(0, w.data());
+            with_row_table(row_search);
           }
         }
         if (HasLoop(i)) row[drawn] = static_cast<int32_t>(i);

@@ -68,9 +68,9 @@ double ChiSquareQuantile(double df, double z) {
 
 // Over many seeds, each (i, j)'s frequency matches 1 - exp(-p_ij) (chi-square at
 // significance 0.001) and the mean number of draws matches sum p_ij within 3 standard errors.
-TEST(FastRgSampler, EdgeLawMatchesPoissonModel) {
-  Inputs in = MakeInputs(1, 1, 6, 5, 3, 1.2, 1);
-  in.params.eps = 0.05f;
+void ExpectEdgeLaw(double b_total, float eps) {
+  Inputs in = MakeInputs(1, 1, 6, 5, 3, b_total, 1);
+  in.params.eps = eps;
   const int seeds = 20000;
   const int64_t n_q = in.params.n_q;
   const int64_t n_k = in.params.n_k;
@@ -107,6 +107,21 @@ TEST(FastRgSampler, EdgeLawMatchesPoissonModel) {
   const double stderr_mean = std::sqrt((draws_sq / seeds - mean * mean) / seeds);
   EXPECT_NEAR(mean, rate_sum, 3 * stderr_mean);
   EXPECT_NEAR(fastrg_expected_draws(in.params, 0, 0), rate_sum, 1e-4 * rate_sum);
+}
+
+// The sampler picks its per-row and per-block tables by how many draws they serve: search
+// tables for sparse graphs, alias tables for dense ones (fastrg_sampler.cc). The law must hold
+// for each, and for the mix in between.
+TEST(FastRgSampler, EdgeLawMatchesPoissonModelWithSearchTables) {
+  ExpectEdgeLaw(/*b_total=*/0.3, /*eps=*/0.01f);  // about 0.4 draws per row: search tables
+}
+
+TEST(FastRgSampler, EdgeLawMatchesPoissonModelWithMixedTables) {
+  ExpectEdgeLaw(/*b_total=*/1.2, /*eps=*/0.05f);  // 1 to 3 draws per row: both kinds
+}
+
+TEST(FastRgSampler, EdgeLawMatchesPoissonModelWithAliasTables) {
+  ExpectEdgeLaw(/*b_total=*/4.0, /*eps=*/0.05f);  // about 5 draws per row: alias tables
 }
 
 TEST(FastRgSampler, SameEdgesForOneAndTwoThreads) {

@@ -117,6 +117,50 @@ TEST(AliasTables, RepeatedWeightOverValidEntries) {
   }
 }
 
+// The search tables draw with the same law: zero weights (first, inside, last) never come up.
+TEST(CdfTables, FrequenciesFollowWeights) {
+  const std::vector<float> weights = {0.0f, 1.0f, 2.0f, 0.0f, 0.5f, 4.5f, 0.0f};  // sum 8
+  const std::vector<float> single = {0.0f, 0.0f, 3.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+  CdfTables tables(2, 7);
+  EXPECT_DOUBLE_EQ(tables.Build(0, weights.data()), 8.0);
+  EXPECT_DOUBLE_EQ(tables.Build(1, single.data()), 3.0);
+  PhiloxStream rng(7, 8);
+  const int n = 160000;
+  std::vector<int> counts(7), counts1(7);
+  for (int i = 0; i < n; ++i) {
+    ++counts[tables.Sample(0, rng)];
+    ++counts1[tables.Sample(1, rng)];
+  }
+  EXPECT_EQ(counts[0] + counts[3] + counts[6], 0);
+  for (size_t i : {1, 2, 4, 5}) {
+    const double p = weights[i] / 8.0;
+    EXPECT_NEAR(counts[i], n * p, 5 * std::sqrt(n * p * (1 - p))) << "index " << i;
+  }
+  EXPECT_EQ(counts1[2], n);
+}
+
+// Every table size from 1 to 40 (the search halves odd and even lengths): each entry of
+// positive weight comes up, none of zero weight does.
+TEST(CdfTables, EverySizeReachesEveryPositiveEntry) {
+  PhiloxStream rng(9, 10);
+  for (int64_t size = 1; size <= 40; ++size) {
+    std::vector<float> weights(size);
+    for (int64_t i = 0; i < size; ++i) weights[i] = i % 3 == 1 ? 0.0f : 1.0f + i % 4;
+    if (size == 2) weights = {0.0f, 1.0f};
+    CdfTables tables(1, size);
+    tables.Build(0, weights.data());
+    std::vector<int> counts(size);
+    for (int d = 0; d < 400 * size; ++d) ++counts[tables.Sample(0, rng)];
+    for (int64_t i = 0; i < size; ++i) {
+      if (weights[i] > 0) {
+        EXPECT_GT(counts[i], 0) << "size " << size << " index " << i;
+      } else {
+        EXPECT_EQ(counts[i], 0) << "size " << size << " index " << i;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sbmt::attention
 

@@ -91,4 +91,19 @@ double AliasTables::Build(int64_t t, const float* weights, int64_t stride, const
   return total;
 }
 
+double CdfTables::Build(int64_t t, const float* weights) {
+  float* running = running_.data() + t * size_;
+  // Summed in double, stored in float: running sums that never decrease, to float precision
+  // (the alias tables keep their probabilities in float too).
+  double sum = 0;
+  int32_t last = -1;
+  for (int64_t i = 0; i < size_; ++i) {
+    sum += weights[i];
+    running[i] = static_cast<float>(sum);
+    last = weights[i] > 0 ? static_cast<int32_t>(i) : last;
+  }
+  last_[t] = last;
+  return sum;
+}
+
 }  // namespace sbmt::attention
