@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "attention/philox.h"
 #include "attention/sampling_primitives.h"
@@ -149,12 +150,24 @@ class GraphSampler {
     const int64_t k = k_;
     const int64_t k1 = k + 1;
 
-    // Alias tables over keys, one per membership column (the last one is the eps column). They
-    // end at the last valid key, so trailing padding (a batch's width) does not change which
-    // edges a sequence gets: the same example samples the same graph in any batch.
+    // Tables over keys, one per membership column (the last one is the eps column). They end at
+    // the last valid key, so trailing padding (a batch's width) does not change which edges a
+    // sequence gets: the same example samples the same graph in any batch. Alias or search
+    // tables (see kAliasMinDrawsPerEntry), as the block tables below, from the graph's own
+    // draw counts only: the same graph in any batch and for any thread count.
     int64_t key_span = p_.n_k;
     while (kv_ != nullptr && key_span > 0 && kv_[key_span - 1] == 0) --key_span;
-    AliasTables tz(k1, key_span);
+    const int64_t slots = start[p_.n_q] - start[0];  // the graph's draws and self loops
+    const bool alias_keys = static_cast<double>(slots) >= kAliasMinDrawsPerEntry * k1 * key_span;
+    AliasTables tz_alias(alias_keys ? k1 : 0, key_span);
+    CdfTables tz_search(alias_keys ? 0 : k1, key_span);
+    auto build_keys = [&](int64_t v, const float* weights, int64_t stride) {
+      if (alias_keys) {
+        tz_alias.Build(v, weights, stride, kv_);
+      } else {
+        tz_search.Build(v, weights, stride, kv_);
+      }
+    };
     // Z transposed, so that each table reads its column contiguously: strided reads made the
     // tables a third slower to build.
     std::vector<float> zt(k * key_span);
@@ -167,9 +180,9 @@ class GraphSampler {
     }
     // Column v of Z, padded keys at weight 0; then the eps column, 1 for every valid key.
 #pragma omp parallel for schedule(dynamic, 4) if (parallel)
-    for (int64_t v = 0; v < k; ++v) tz.Build(v, zt.data() + v * key_span, 1, kv_);
+    for (int64_t v = 0; v < k; ++v) build_keys(v, zt.data() + v * key_span, 1);
     const float eps_weight = p_.eps > 0 ? 1.0f : 0.0f;
-    tz.Build(k, &eps_weight, 0, kv_);
+    build_keys(k, &eps_weight, 0);
     // An edge of row i takes its block pair (u, v) with probability ∝ y_iu B_uv z̄_v, drawn in
     // two steps: u ∝ y_iu t_u (a per-row table over k + 1 entries, the last one the eps block),
     // then v ∝ B_uv z̄_v (per-graph tables, one per u). This costs O(k) per row, not the O(k²)
@@ -177,12 +190,10 @@ class GraphSampler {
     // B_uv z̄_v, table k (the eps block) always gives v = k, so the inner loop needs no special
     // case.
     //
-    // Alias or search tables (see kAliasMinDrawsPerEntry), chosen from the graph's own draw
-    // counts only: a graph's edges are the same in any batch and for any thread count. At
-    // training lengths most rows draw fewer edges than k, and building alias tables cost more
-    // than all the draws.
+    // Alias or search tables, the per-row ones chosen by each row's draw count. At training
+    // lengths most rows draw fewer edges than k, and building alias tables cost more than all
+    // the draws.
     const float* bh = p_.b + hi_ * k * k;
-    const int64_t slots = start[p_.n_q] - start[0];  // the graph's draws and self loops
     const bool alias_blocks = static_cast<double>(slots) >= kAliasMinDrawsPerEntry * k1 * k1;
     AliasTables tb_alias(alias_blocks ? k1 : 0, k1);
     CdfTables tb_search(alias_blocks ? 0 : k1, k1);
@@ -215,20 +226,28 @@ class GraphSampler {
       int32_t block[kDrawBatch];
       AliasTables::Draw pending[kDrawBatch];
       // Draws a row's edges into `row`: its block pairs from these tables, then the keys.
-      // Keys in batches: draw block pair and key index for a batch, prefetch the key tables'
-      // entries, then resolve. Same random words in the same order as drawing one by one.
       auto draw_edges = [&](int32_t* row, int64_t drawn, SplitMixStream& rng, const auto& rows_u,
-                            const auto& tb) {
-        for (int64_t e0 = 0; e0 < drawn; e0 += kDrawBatch) {
-          const int64_t e1 = std::min(drawn, e0 + kDrawBatch);
-          for (int64_t e = e0; e < e1; ++e) {
-            const int32_t u = rows_u.Sample(0, rng);
-            const int32_t v = tb.Sample(u, rng);
-            block[e - e0] = v;
-            pending[e - e0] = tz.Start(rng);
-            tz.Prefetch(v, pending[e - e0]);
+                            const auto& tb, const auto& tz) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(tz)>, AliasTables>) {
+          // Alias key tables are large and drawn from at random: draw block pair and key index
+          // for a batch, prefetch the key tables' entries, then resolve. Same random words in
+          // the same order as drawing one by one.
+          for (int64_t e0 = 0; e0 < drawn; e0 += kDrawBatch) {
+            const int64_t e1 = std::min(drawn, e0 + kDrawBatch);
+            for (int64_t e = e0; e < e1; ++e) {
+              const int32_t u = rows_u.Sample(0, rng);
+              const int32_t v = tb.Sample(u, rng);
+              block[e - e0] = v;
+              pending[e - e0] = tz.Start(rng);
+              tz.Prefetch(v, pending[e - e0]);
+            }
+            for (int64_t e = e0; e < e1; ++e) row[e] = tz.Finish(block[e - e0], pending[e - e0]);
           }
-          for (int64_t e = e0; e < e1; ++e) row[e] = tz.Finish(block[e - e0], pending[e - e0]);
+        } else {
+          for (int64_t e = 0; e < drawn; ++e) {
+            const int32_t u = rows_u.Sample(0, rng);
+            row[e] = tz.Sample(tb.Sample(u, rng), rng);
+          }
         }
       };
 #pragma omp for schedule(dynamic, 16)
@@ -241,11 +260,18 @@ class GraphSampler {
           for (int64_t u = 0; u < k; ++u) w[u] = static_cast<float>(y_[i * k + u] * t_[u]);
           w[k] = static_cast<float>(t_[k]);
           SplitMixStream rng(edge_keys[i]);
+          auto with_key_tables = [&](const auto& rows_u, const auto& tb) {
+            if (alias_keys) {
+              draw_edges(row, drawn, rng, rows_u, tb, tz_alias);
+            } else {
+              draw_edges(row, drawn, rng, rows_u, tb, tz_search);
+            }
+          };
           auto with_row_table = [&](const auto& rows_u) {
             if (alias_blocks) {
-              draw_edges(row, drawn, rng, rows_u, tb_alias);
+              with_key_tables(rows_u, tb_alias);
             } else {
-              draw_edges(row, drawn, rng, rows_u, tb_search);
+              with_key_tables(rows_u, tb_search);
             }
           };
           if (static_cast<double>(drawn) >= kAliasMinDrawsPerEntry * k1) {

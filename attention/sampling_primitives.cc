@@ -91,16 +91,17 @@ double AliasTables::Build(int64_t t, const float* weights, int64_t stride, const
   return total;
 }
 
-double CdfTables::Build(int64_t t, const float* weights) {
+double CdfTables::Build(int64_t t, const float* weights, int64_t stride, const uint8_t* valid) {
   float* running = running_.data() + t * size_;
   // Summed in double, stored in float: running sums that never decrease, to float precision
   // (the alias tables keep their probabilities in float too).
   double sum = 0;
   int32_t last = -1;
   for (int64_t i = 0; i < size_; ++i) {
-    sum += weights[i];
+    const float weight = valid == nullptr || valid[i] != 0 ? weights[i * stride] : 0.0f;
+    sum += weight;
     running[i] = static_cast<float>(sum);
-    last = weights[i] > 0 ? static_cast<int32_t>(i) : last;
+    last = weight > 0 ? static_cast<int32_t>(i) : last;
   }
   last_[t] = last;
   return sum;

@@ -93,9 +93,11 @@ class CdfTables {
   CdfTables(int64_t tables, int64_t size)
       : size_(size), running_(tables * size), last_(tables, -1) {}
 
-  // Table t from weights[0 .. size) (all >= 0). Returns the sum of the weights; a table whose
-  // weights sum to 0 must not be sampled. Distinct tables may be built from different threads.
-  double Build(int64_t t, const float* weights);
+  // Table t from weights[0], weights[stride], ... (as AliasTables::Build: stride 0 repeats one
+  // weight, entries i with valid[i] == 0 get weight 0). Returns the sum of the weights; a table
+  // whose weights sum to 0 must not be sampled. Distinct tables may be built from different
+  // threads at once.
+  double Build(int64_t t, const float* weights, int64_t stride = 1, const uint8_t* valid = nullptr);
 
   int64_t size() const { return size_; }
 
