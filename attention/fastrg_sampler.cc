@@ -62,14 +62,18 @@ void Validate(const FastRgParams& p) {
 // Below this many rows (queries plus keys, over all graphs) sampling runs on one thread.
 constexpr int64_t kMinRowsForThreads = 1024;
 
-// Edges drawn per batch in the sampler's inner loop (see the prefetching there).
+// Edges drawn per batch in the sampler's inner loop: each step of the draws (u, v, key) runs
+// over a batch, so that their lookups overlap.
 constexpr int64_t kDrawBatch = 32;
 
-// A per-row or per-block table is an alias table when it serves at least this many draws per
-// entry, else a search table (sampling_primitives.h). Measured here at k + 1 = 129 entries: an
-// alias table costs about 3600 cycles to build and a few per draw, a search table about 500 to
-// build and some 40 more per draw (log2(k + 1) dependent steps); they break even near 80 draws.
-constexpr double kAliasMinDrawsPerEntry = 0.6;
+// Each table the sampler draws from (per row: u; per graph: v given u, a key given v) is an
+// alias table when it serves at least this many draws per entry, else a search table
+// (sampling_primitives.h). Here, an alias table costs about 28 cycles an entry to build and one
+// lookup per draw; a search table about 4 cycles an entry and log2(size) steps per draw, which
+// the batches interleave. Tuned on 256 graphs of n = 128, 64 of n = 512 and 2 of n = 4096 (k =
+// 128, densities 0.05 to 0.23): 0.6 and 1.5 tie at n = 4096, where 3 made sampling a third
+// slower (searching the 4096-key tables, which outgrow L2).
+constexpr double kAliasMinDrawsPerEntry = 1.5;
 
 // Removes duplicate columns of a row in place and sorts them; returns the new row length.
 // Short rows are sorted; long rows go through a bitmap (O(n_k / 64 + length)).
@@ -223,30 +227,27 @@ class GraphSampler {
       std::vector<uint64_t> bitmap;
       AliasTables row_alias(1, k1);  // this row's table over u, one of the two
       CdfTables row_search(1, k1);
-      int32_t block[kDrawBatch];
+      static_assert(kDrawBatch <= CdfTables::kMaxBatch);
+      int32_t first[kDrawBatch];  // u of each edge in a batch
+      int32_t block[kDrawBatch];  // v
       AliasTables::Draw pending[kDrawBatch];
-      // Draws a row's edges into `row`: its block pairs from these tables, then the keys.
+      // Draws a row's edges into `row` in batches: the batch's u, then its v, then its keys,
+      // each step over the whole batch so that the draws' lookups overlap (search tables
+      // interleave their searches; alias key tables prefetch every entry before resolving any).
       auto draw_edges = [&](int32_t* row, int64_t drawn, SplitMixStream& rng, const auto& rows_u,
                             const auto& tb, const auto& tz) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(tz)>, AliasTables>) {
-          // Alias key tables are large and drawn from at random: draw block pair and key index
-          // for a batch, prefetch the key tables' entries, then resolve. Same random words in
-          // the same order as drawing one by one.
-          for (int64_t e0 = 0; e0 < drawn; e0 += kDrawBatch) {
-            const int64_t e1 = std::min(drawn, e0 + kDrawBatch);
-            for (int64_t e = e0; e < e1; ++e) {
-              const int32_t u = rows_u.Sample(0, rng);
-              const int32_t v = tb.Sample(u, rng);
-              block[e - e0] = v;
-              pending[e - e0] = tz.Start(rng);
-              tz.Prefetch(v, pending[e - e0]);
+        for (int64_t e0 = 0; e0 < drawn; e0 += kDrawBatch) {
+          const int64_t count = std::min(kDrawBatch, drawn - e0);
+          rows_u.SampleMany(nullptr, count, rng, first);
+          tb.SampleMany(first, count, rng, block);
+          if constexpr (std::is_same_v<std::decay_t<decltype(tz)>, AliasTables>) {
+            for (int64_t e = 0; e < count; ++e) {
+              pending[e] = tz.Start(rng);
+              tz.Prefetch(block[e], pending[e]);
             }
-            for (int64_t e = e0; e < e1; ++e) row[e] = tz.Finish(block[e - e0], pending[e - e0]);
-          }
-        } else {
-          for (int64_t e = 0; e < drawn; ++e) {
-            const int32_t u = rows_u.Sample(0, rng);
-            row[e] = tz.Sample(tb.Sample(u, rng), rng);
+            for (int64_t e = 0; e < count; ++e) row[e0 + e] = tz.Finish(block[e], pending[e]);
+          } else {
+            tz.SampleMany(block, count, rng, row + e0);
           }
         }
       };
