@@ -75,6 +75,17 @@ constexpr int64_t kDrawBatch = 32;
 // slower (searching the 4096-key tables, which outgrow L2).
 constexpr double kAliasMinDrawsPerEntry = 1.5;
 
+// Calls f with `alias` when use_alias, else with `search`: one call site for both kinds of
+// tables, each compiled for its own type.
+template <typename Alias, typename Search, typename F>
+void WithTables(bool use_alias, Alias& alias, Search& search, F&& f) {
+  if (use_alias) {
+    f(alias);
+  } else {
+    f(search);
+  }
+}
+
 // Removes duplicate columns of a row in place and sorts them; returns the new row length.
 // Short rows are sorted; long rows go through a bitmap (O(n_k / 64 + length)).
 int64_t DedupRow(int32_t* cols, int64_t length, int64_t n_k, std::vector<uint64_t>& bitmap) {
@@ -166,11 +177,8 @@ class GraphSampler {
     AliasTables tz_alias(alias_keys ? k1 : 0, key_span);
     CdfTables tz_search(alias_keys ? 0 : k1, key_span);
     auto build_keys = [&](int64_t v, const float* weights, int64_t stride) {
-      if (alias_keys) {
-        tz_alias.Build(v, weights, stride, kv_);
-      } else {
-        tz_search.Build(v, weights, stride, kv_);
-      }
+      WithTables(alias_keys, tz_alias, tz_search,
+                 [&](auto& tz) { tz.Build(v, weights, stride, kv_); });
     };
     // Z transposed, so that each table reads its column contiguously: strided reads made the
     // tables a third slower to build.
@@ -204,11 +212,8 @@ class GraphSampler {
     {
       std::vector<float> weights(k1);
       auto build = [&](int64_t u) {
-        if (alias_blocks) {
-          tb_alias.Build(u, weights.data());
-        } else {
-          tb_search.Build(u, weights.data());
-        }
+        WithTables(alias_blocks, tb_alias, tb_search,
+                   [&](auto& tb) { tb.Build(u, weights.data()); });
       };
       for (int64_t u = 0; u < k; ++u) {
         for (int64_t v = 0; v < k; ++v) weights[v] = static_cast<float>(bh[u * k + v] * zsum_[v]);
@@ -261,27 +266,14 @@ class GraphSampler {
           for (int64_t u = 0; u < k; ++u) w[u] = static_cast<float>(y_[i * k + u] * t_[u]);
           w[k] = static_cast<float>(t_[k]);
           SplitMixStream rng(edge_keys[i]);
-          auto with_key_tables = [&](const auto& rows_u, const auto& tb) {
-            if (alias_keys) {
-              draw_edges(row, drawn, rng, rows_u, tb, tz_alias);
-            } else {
-              draw_edges(row, drawn, rng, rows_u, tb, tz_search);
-            }
-          };
-          auto with_row_table = [&](const auto& rows_u) {
-            if (alias_blocks) {
-              with_key_tables(rows_u, tb_alias);
-            } else {
-              with_key_tables(rows_u, tb_search);
-            }
-          };
-          if (static_cast<double>(drawn) >= kAliasMinDrawsPerEntry * k1) {
-            row_alias.Build(0, w.data());
-            with_row_table(row_alias);
-          } else {
-            row_search.Build(0, w.data());
-            with_row_table(row_search);
-          }
+          const bool alias_row = static_cast<double>(drawn) >= kAliasMinDrawsPerEntry * k1;
+          WithTables(alias_row, row_alias, row_search, [&](auto& rows_u) {
+            rows_u.Build(0, w.data());
+            WithTables(alias_blocks, tb_alias, tb_search, [&](const auto& tb) {
+              WithTables(alias_keys, tz_alias, tz_search,
+                         [&](const auto& tz) { draw_edges(row, drawn, rng, rows_u, tb, tz); });
+            });
+          });
         }
         if (HasLoop(i)) row[drawn] = static_cast<int32_t>(i);
         unique[i] = DedupRow(row, length, p_.n_k, bitmap);
