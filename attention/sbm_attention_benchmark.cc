@@ -344,10 +344,9 @@ int main(int argc, char** argv) {
   }
   RestoreMallocThresholds();
   for (Row& r : rows) {
-    std::fprintf(stderr, "timing n=%lld density=%.2f...\n", static_cast<long long>(r.n),
-                 targets[(&r - rows.data()) % targets.size()]);
-    const Row t = Measure(r.n, targets[(&r - rows.data()) % targets.size()], clusters, repeats,
-                          /*memory=*/false);
+    const double target = targets[(&r - rows.data()) % targets.size()];
+    std::fprintf(stderr, "timing n=%lld density=%.2f...\n", static_cast<long long>(r.n), target);
+    const Row t = Measure(r.n, target, clusters, repeats, /*memory=*/false);
     r.density = t.density;
     r.edges = t.edges;
     r.sbm_ms = t.sbm_ms;
