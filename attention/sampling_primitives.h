@@ -107,8 +107,6 @@ class CdfTables {
   // threads at once.
   double Build(int64_t t, const float* weights, int64_t stride = 1, const uint8_t* valid = nullptr);
 
-  int64_t size() const { return size_; }
-
   template <typename Rng>
   int32_t Sample(int64_t t, Rng& rng) const {
     int32_t out;
