@@ -2,7 +2,8 @@
 // encoder picks one by config and never cares which.
 //
 //   std::shared_ptr<AttentionModule> attn = std::make_shared<SbmAttention>(options);
-//   AttentionOutput a = attn->forward(q, k, v, key_valid);   // q, k, v: [B, H, n, d]
+//   AttentionContext ctx{step, first_example, AttentionContext::Phase::kTrain};
+//   AttentionOutput a = attn->forward(q, k, v, AttentionMask::Self(valid), ctx);  // [B, H, n, d]
 //   loss = loss + a.regularizer;
 #pragma once
 
@@ -23,12 +24,32 @@ struct AttentionOutput {
   AttentionStats stats;
 };
 
+// Which positions are real tokens: [B, n] bool each (false = padding), or undefined (all
+// valid). Queries at padded positions produce outputs the caller must ignore.
+struct AttentionMask {
+  torch::Tensor query_valid;  // [B, n_q]
+  torch::Tensor key_valid;    // [B, n_k]
+  // Self-attention: the queries are the keys.
+  static AttentionMask Self(const torch::Tensor& valid) { return {valid, valid}; }
+};
+
+// What a forward pass is part of, passed down explicitly (no mutable per-module step). SBM
+// attention keys its random graphs by (seed, step, layer, example_offset + batch index, head),
+// so graphs do not depend on how a global batch is split over ranks and micro-steps, and
+// evaluation draws from streams disjoint from every training step's.
+struct AttentionContext {
+  enum class Phase { kTrain, kEval };
+  uint64_t step = 0;            // the optimizer step in training; the batch index in evaluation
+  uint64_t example_offset = 0;  // global index of the batch's first example
+  Phase phase = Phase::kTrain;
+};
+
 class AttentionModule : public torch::nn::Module {
  public:
-  // q: [B, H, n_q, d]; k, v: [B, H, n_k, d]; key_valid: [B, n_k] bool, or undefined (all
-  // valid). Queries at padded positions produce outputs the caller must ignore.
+  // q: [B, H, n_q, d]; k, v: [B, H, n_k, d].
   virtual AttentionOutput forward(const torch::Tensor& q, const torch::Tensor& k,
-                                  const torch::Tensor& v, const torch::Tensor& key_valid) = 0;
+                                  const torch::Tensor& v, const AttentionMask& mask,
+                                  const AttentionContext& context) = 0;
 };
 
 // Helpers shared by the implementations.
@@ -39,7 +60,7 @@ torch::Tensor ValidFloat(const torch::Tensor& key_valid, int64_t batch, int64_t 
                          const torch::TensorOptions& options);
 
 // Stats of an attention that attends to every valid key: density 1.
-AttentionStats DenseStats(const torch::Tensor& key_valid, int64_t batch, int64_t heads, int64_t n_q,
+AttentionStats DenseStats(const AttentionMask& mask, int64_t batch, int64_t heads, int64_t n_q,
                           int64_t n_k);
 
 }  // namespace detail

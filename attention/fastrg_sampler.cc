@@ -12,12 +12,13 @@
 
 #include "attention/philox.h"
 #include "attention/sampling_primitives.h"
+#include "runtime/error.h"
 
 namespace sbmt::attention {
 namespace {
 
 [[noreturn]] void Invalid(const std::string& message) {
-  throw std::invalid_argument("fastrg_sample: " + message);
+  throw Error(ErrorCode::kInvalidArgument, "fastrg_sample: " + message);
 }
 
 void CheckFiniteNonNegative(const char* name, const float* data, int64_t count) {

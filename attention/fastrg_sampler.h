@@ -68,8 +68,8 @@ struct SbmGraph {
   int64_t edges(int64_t g) const { return row_ptr[(g + 1) * n_q] - row_ptr[g * n_q]; }
 };
 
-// Throws std::invalid_argument naming the offending argument (shape, k <= 0, eps outside [0, 1),
-// a NaN, infinite or negative membership) with the expected and actual value.
+// Throws sbmt::Error (invalid argument) naming the offending argument (shape, k <= 0, eps outside
+// [0, 1), a NaN, infinite or negative membership) with the expected and actual value.
 SbmGraph fastrg_sample(const FastRgParams& params);
 
 // Expected number of (multi-)edges of graph (b, h): (1ᵀY) B (Zᵀ1) + eps * n_valid_q * n_valid_k.

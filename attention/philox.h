@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <initializer_list>
 
+#include "runtime/hash.h"
+
 namespace sbmt::attention {
 
 using PhiloxWords = std::array<uint32_t, 4>;
@@ -34,13 +36,8 @@ inline PhiloxWords Philox4x32(PhiloxWords counter, uint32_t key_lo, uint32_t key
   return counter;
 }
 
-// SplitMix64 finalizer: a bijective 64-bit mix, used to fold tuples into one stream id.
-inline uint64_t Mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+// A bijective 64-bit mix (runtime/hash.h), used to fold tuples into one stream id.
+using ::sbmt::runtime::Mix64;
 
 // Folds the components of a stream's identity, in order, into a 64-bit stream id.
 inline uint64_t StreamId(std::initializer_list<uint64_t> parts) {
@@ -159,11 +156,7 @@ class SplitMixStream : public UniformDraws<SplitMixStream> {
       has_spare_ = false;
       return spare_;
     }
-    state_ += 0x9E3779B97F4A7C15ull;
-    uint64_t z = state_;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
+    const uint64_t z = ::sbmt::runtime::SplitMix64Next(state_);
     spare_ = static_cast<uint32_t>(z >> 32);
     has_spare_ = true;
     return static_cast<uint32_t>(z);

@@ -145,7 +145,7 @@ Row Measure(int64_t n, double target, int64_t clusters, int repeats, bool memory
     }
   };
   FullAttention full(FullAttentionOptions{0.0});
-  auto dense_step = [&](int) { full.forward(q, k, v, {}).out.backward(grad); };
+  auto dense_step = [&](int) { full.forward(q, k, v, {}, {}).out.backward(grad); };
 
   zero_grads();
   if (!memory) {

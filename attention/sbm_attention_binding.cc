@@ -8,6 +8,7 @@
 #include "attention/fastrg_sampler.h"
 #include "attention/philox.h"
 #include "attention/sbm_attention_kernels.h"
+#include "runtime/error.h"
 
 namespace sbmt::attention {
 namespace {
@@ -22,7 +23,7 @@ std::string ShapeOf(const torch::Tensor& t) {
 }
 
 [[noreturn]] void Invalid(const std::string& message) {
-  throw std::invalid_argument("sbm_attention: " + message);
+  throw Error(ErrorCode::kInvalidArgument, "sbm_attention: " + message);
 }
 
 void CheckTensor(const char* name, const torch::Tensor& t, std::vector<int64_t> shape,

@@ -36,7 +36,7 @@ struct SbmOpResult {
 // q: [B, H, n_q, d]; k, v: [B, H, n_k, d]; y: [B, H, n_q, c]; z: [B, H, n_k, c]; b: [H, c, c].
 // All float32 or all float64, on the CPU, contiguous. key_valid [B, n_k] and query_valid
 // [B, n_q] are optional bool masks (undefined tensor: all valid). Memberships and B must be
-// finite and >= 0. Throws std::invalid_argument naming the argument, the expected and the
+// finite and >= 0. Throws sbmt::Error (invalid argument) naming the argument, the expected and the
 // actual value.
 SbmOpResult sbm_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                           const torch::Tensor& y, const torch::Tensor& z, const torch::Tensor& b,

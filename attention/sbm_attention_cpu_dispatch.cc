@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "attention/sbm_attention_cpu_isa.h"
+#include "runtime/cpu_features.h"
 
 namespace sbmt::attention {
 
@@ -12,11 +13,9 @@ bool sbm_cpu_supports(CpuKernelIsa isa) {
     case CpuKernelIsa::kGeneric:
       return true;
     case CpuKernelIsa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+      return runtime::ThisCpu().avx2_fma;
     case CpuKernelIsa::kAvx512:
-      return sbm_cpu_supports(CpuKernelIsa::kAvx2) && __builtin_cpu_supports("avx512f") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512dq");
+      return runtime::ThisCpu().avx512;
   }
   return false;
 }
@@ -24,7 +23,7 @@ bool sbm_cpu_supports(CpuKernelIsa isa) {
 const char* sbm_cpu_kernel_isa_name(CpuKernelIsa isa) {
   switch (isa) {
     case CpuKernelIsa::kGeneric:
-      return "generic x86-64";
+      return "generic";
     case CpuKernelIsa::kAvx2:
       return "avx2+fma";
     case CpuKernelIsa::kAvx512:

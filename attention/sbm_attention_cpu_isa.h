@@ -21,7 +21,7 @@ enum class CpuKernelIsa { kGeneric, kAvx2, kAvx512 };
 CpuKernelIsa sbm_cpu_kernel_isa();
 // Whether this CPU can run a build.
 bool sbm_cpu_supports(CpuKernelIsa isa);
-// "generic x86-64", "avx2+fma", "avx512".
+// "generic", "avx2+fma", "avx512".
 const char* sbm_cpu_kernel_isa_name(CpuKernelIsa isa);
 
 }  // namespace sbmt::attention

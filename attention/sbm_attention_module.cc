@@ -5,17 +5,18 @@
 #include <string>
 
 #include "attention/sbm_attention_binding.h"
+#include "runtime/error.h"
 
 namespace sbmt::attention {
 
 SbmAttention::SbmAttention(const SbmAttentionOptions& options) : options_(options) {
   if (options.clusters <= 0) {
-    throw std::invalid_argument("SbmAttention: clusters: expected > 0, got " +
-                                std::to_string(options.clusters));
+    throw Error(ErrorCode::kInvalidArgument,
+                "SbmAttention: clusters: expected > 0, got " + std::to_string(options.clusters));
   }
   if (!(options.eps >= 0 && options.eps < 1)) {
-    throw std::invalid_argument("SbmAttention: eps: expected a value in [0, 1), got " +
-                                std::to_string(options.eps));
+    throw Error(ErrorCode::kInvalidArgument, "SbmAttention: eps: expected a value in [0, 1), got " +
+                                                 std::to_string(options.eps));
   }
   const int64_t d = options.head_dim;
   proj_ = register_module("proj", torch::nn::Sequential(torch::nn::Linear(d, d), torch::nn::ReLU(),
@@ -37,36 +38,46 @@ torch::Tensor SbmAttention::block_matrix() {
   return torch::softmax(logits.reshape({h, k * k}), 1).reshape({h, k, k});
 }
 
+namespace {
+
+// Evaluation graphs are keyed by step kEvalStepBase + batch index: far beyond any training step,
+// so evaluation never replays a training step's graphs and is the same at every evaluation.
+constexpr uint64_t kEvalStepBase = uint64_t{1} << 62;
+
+}  // namespace
+
 AttentionOutput SbmAttention::forward(const torch::Tensor& q, const torch::Tensor& k,
-                                      const torch::Tensor& v, const torch::Tensor& key_valid) {
+                                      const torch::Tensor& v, const AttentionMask& mask,
+                                      const AttentionContext& context) {
+  const torch::Tensor& key_valid = mask.key_valid;
+  const torch::Tensor& query_valid = mask.query_valid;
   const int64_t batch = q.size(0), heads = q.size(1), n_q = q.size(2), n_k = k.size(2);
   if (heads != options_.heads || q.size(3) != options_.head_dim) {
-    throw std::invalid_argument(
-        "SbmAttention: q: expected [batch, " + std::to_string(options_.heads) + ", n, " +
-        std::to_string(options_.head_dim) + "], got heads " + std::to_string(heads) +
-        " and head dim " + std::to_string(q.size(3)));
+    throw Error(ErrorCode::kInvalidArgument,
+                "SbmAttention: q: expected [batch, " + std::to_string(options_.heads) + ", n, " +
+                    std::to_string(options_.head_dim) + "], got heads " + std::to_string(heads) +
+                    " and head dim " + std::to_string(q.size(3)));
   }
   torch::Tensor y = memberships(q).to(q.scalar_type());
   torch::Tensor z = memberships(k).to(q.scalar_type());
   torch::Tensor b = block_matrix().to(q.scalar_type());
-  // In self-attention the key mask is also the query mask.
-  const torch::Tensor query_valid = n_q == n_k ? key_valid : torch::Tensor();
 
   SbmOpOptions op;
   op.eps = options_.eps;
   op.self_loops = options_.self_loops;
   op.dropout = is_training() ? options_.dropout : 0.0;
   op.seed = options_.seed;
-  op.step = step_;
+  op.step =
+      context.phase == AttentionContext::Phase::kEval ? kEvalStepBase + context.step : context.step;
   op.layer = options_.layer;
-  op.batch_offset = batch_offset_;
+  op.batch_offset = context.example_offset;
   SbmOpResult r = sbm_attention(q.contiguous(), k.contiguous(), v.contiguous(), y.contiguous(),
                                 z.contiguous(), b.contiguous(), key_valid, query_valid, op);
 
   // Densities per (batch, head): edges / (valid queries x valid keys).
   const auto fopts = q.options();
   torch::Tensor valid_k = detail::ValidFloat(key_valid, batch, n_k, fopts);  // [B, n_k]
-  torch::Tensor valid_q = n_q == n_k ? valid_k : torch::ones({batch, n_q}, fopts);
+  torch::Tensor valid_q = detail::ValidFloat(query_valid, batch, n_q, fopts);         // [B, n_q]
   torch::Tensor pairs = (valid_q.sum(1) * valid_k.sum(1)).clamp_min(1).unsqueeze(1);  // [B, 1]
   torch::Tensor sampled_density = r.edge_count / pairs;                               // [B, H]
   // Expected edges: (1ᵀY) B (Zᵀ1) + eps n_q n_k over valid rows.

@@ -10,9 +10,10 @@
 // expected density ((1ᵀY) B (Zᵀ1) + eps n_q n_k) / (n_q n_k) (default, smooth), or the sampled
 // one through the STE (`DensityPenalty::kSampled`, as the paper's code).
 //
-// Sampling is keyed by (seed, step, layer, batch offset + batch index, head): call set_step()
-// each optimizer step (or with an example-derived value in evaluation) for fresh, reproducible
-// graphs, passing the global index of the batch's first example when the batch is a slice.
+// Sampling is keyed by (seed, step, layer, example offset + batch index, head) from the
+// AttentionContext of each forward: fresh graphs every optimizer step, reproducible ones for
+// the same step and examples, and evaluation graphs (phase kEval, step = evaluation batch) drawn
+// from streams no training step uses.
 #pragma once
 
 #include <cstdint>
@@ -41,12 +42,8 @@ class SbmAttention : public AttentionModule {
   explicit SbmAttention(const SbmAttentionOptions& options);
 
   AttentionOutput forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                          const torch::Tensor& key_valid) override;
+                          const AttentionMask& mask, const AttentionContext& context) override;
 
-  void set_step(uint64_t step, uint64_t batch_offset = 0) {
-    step_ = step;
-    batch_offset_ = batch_offset;
-  }
   const SbmAttentionOptions& options() const { return options_; }
 
   // Memberships and block matrix for given projections (exposed for tests and analysis).
@@ -55,8 +52,6 @@ class SbmAttention : public AttentionModule {
 
  private:
   SbmAttentionOptions options_;
-  uint64_t step_ = 0;
-  uint64_t batch_offset_ = 0;
   torch::nn::Sequential proj_{nullptr};
   torch::Tensor clusters_;  // [H, k, d]
 };

@@ -10,6 +10,7 @@
 
 #include "attention/baselines/full_attention.h"
 #include "attention/sbm_attention_binding.h"
+#include "runtime/error.h"
 
 namespace sbmt::attention {
 namespace {
@@ -89,8 +90,8 @@ TEST(SbmAttentionBinding, GradientsMatchDenseTorchOracle) {
 void ExpectInvalid(const std::function<void()>& call, const std::string& needle) {
   try {
     call();
-    ADD_FAILURE() << "expected std::invalid_argument mentioning: " << needle;
-  } catch (const std::invalid_argument& e) {
+    ADD_FAILURE() << "expected sbmt::Error mentioning: " << needle;
+  } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
   }
 }
@@ -148,7 +149,7 @@ TEST(SbmAttentionModule, ForwardBackwardStatsAndRegularizer) {
                 v = torch::randn({B, 2, n, 8});
   torch::Tensor valid = torch::ones({B, n}, torch::kBool);
   valid[0].narrow(0, 12, 4).fill_(false);
-  AttentionOutput out = attn.forward(q, k, v, valid);
+  AttentionOutput out = attn.forward(q, k, v, AttentionMask::Self(valid), {});
   ASSERT_EQ(out.out.sizes(), q.sizes());
   ASSERT_EQ(out.stats.density.sizes(), torch::IntArrayRef({2}));
   // At initialization C ≈ 0 gives B ≈ 1/k², Y, Z ≈ 1/2: p ≈ 0.25 + eps.
@@ -172,13 +173,40 @@ TEST(SbmAttentionModule, SamplingIsKeyedByStep) {
   torch::manual_seed(6);
   torch::Tensor q = torch::randn({1, 2, 32, 8}), k = torch::randn({1, 2, 32, 8}),
                 v = torch::randn({1, 2, 32, 8});
-  attn.set_step(1);
-  torch::Tensor a = attn.forward(q, k, v, {}).out;
-  torch::Tensor b = attn.forward(q, k, v, {}).out;
-  attn.set_step(2);
-  torch::Tensor c = attn.forward(q, k, v, {}).out;
+  const AttentionContext step1{1, 0, AttentionContext::Phase::kTrain};
+  const AttentionContext step2{2, 0, AttentionContext::Phase::kTrain};
+  const AttentionContext eval1{1, 0, AttentionContext::Phase::kEval};
+  const AttentionContext offset{1, 7, AttentionContext::Phase::kTrain};
+  torch::Tensor a = attn.forward(q, k, v, {}, step1).out;
+  torch::Tensor b = attn.forward(q, k, v, {}, step1).out;
   EXPECT_TRUE(torch::equal(a, b));
-  EXPECT_FALSE(torch::equal(a, c));
+  EXPECT_FALSE(torch::equal(a, attn.forward(q, k, v, {}, step2).out));
+  EXPECT_FALSE(torch::equal(a, attn.forward(q, k, v, {}, eval1).out));
+  EXPECT_FALSE(torch::equal(a, attn.forward(q, k, v, {}, offset).out));
+}
+
+// Cross-attention between sequences of equal length: the query mask is its own, not the keys'.
+// Padded queries get no edges and count in no density; valid queries attend to valid keys.
+TEST(SbmAttentionModule, CrossAttentionKeepsQueryAndKeyMasksApart) {
+  SbmAttentionOptions o = SmallOptions();
+  o.self_loops = false;  // (i, i) pairs mean nothing across two sequences
+  SbmAttention attn(o);
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(9);
+  const int64_t n = 16;
+  torch::Tensor q = torch::randn({1, 2, n, 8}), k = torch::randn({1, 2, n, 8}),
+                v = torch::randn({1, 2, n, 8});
+  torch::Tensor query_valid = torch::ones({1, n}, torch::kBool);
+  torch::Tensor key_valid = torch::ones({1, n}, torch::kBool);
+  query_valid[0].narrow(0, 0, 8).fill_(false);  // the first half of the queries is padding
+  key_valid[0].narrow(0, 8, 8).fill_(false);    // the second half of the keys is padding
+  AttentionOutput out = attn.forward(q, k, v, {query_valid, key_valid}, {});
+  // 8 valid queries x 8 valid keys: density is edges / 64, not edges / (8 x 16) or / (16 x 8).
+  const torch::Tensor edges = out.stats.edges, density = out.stats.density;
+  EXPECT_TRUE(torch::allclose(density, edges / 64.0)) << edges << density;
+  // A padded query's output is whatever the op gives rows without edges: zero.
+  EXPECT_TRUE(torch::equal(out.out.narrow(2, 0, 8), torch::zeros({1, 2, 8, 8})));
+  EXPECT_GT(out.out.narrow(2, 8, 8).abs().sum().item<double>(), 0.0);
 }
 
 TEST(SbmAttentionModule, SampledPenaltyReachesClustersThroughTheEstimator) {
@@ -189,7 +217,7 @@ TEST(SbmAttentionModule, SampledPenaltyReachesClustersThroughTheEstimator) {
   torch::manual_seed(8);
   torch::Tensor q = torch::randn({1, 2, 16, 8}), k = torch::randn({1, 2, 16, 8}),
                 v = torch::randn({1, 2, 16, 8});
-  AttentionOutput out = attn.forward(q, k, v, {});
+  AttentionOutput out = attn.forward(q, k, v, {}, {});
   EXPECT_NEAR(out.regularizer.item<double>(), out.stats.density.mean().item<double>(), 1e-6);
   out.regularizer.backward();
   const torch::Tensor grad = attn.named_parameters()["clusters"].grad();

@@ -10,17 +10,7 @@
 
 namespace sbmt::runtime {
 
-CpuFeatures ThisCpu() {
-  __builtin_cpu_init();
-  CpuFeatures cpu;
-  cpu.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  cpu.avx512 = cpu.avx2_fma && __builtin_cpu_supports("avx512f") &&
-               __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-  cpu.avx512_bf16 = cpu.avx512 && __builtin_cpu_supports("avx512bf16");
-  return cpu;
-}
-
+// SkylakeX needs AVX-512 F, CD, BW, DQ and VL (CpuFeatures::avx512); Cooperlake adds BF16.
 const char* OpenBlasCoreFor(const CpuFeatures& cpu) {
   if (cpu.avx512_bf16) return "Cooperlake";
   if (cpu.avx512) return "SkylakeX";

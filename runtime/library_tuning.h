@@ -6,6 +6,8 @@
 //     ...
 #pragma once
 
+#include "runtime/cpu_features.h"
+
 namespace sbmt::runtime {
 
 // Sets, where the user has not, and then re-executes the program once (same process id and
@@ -30,14 +32,6 @@ void ReexecWithTunedLibraries(char** argv);
 // Blocks up to this size are reused by malloc after ReexecWithTunedLibraries; larger ones are
 // still mapped and unmapped each time.
 inline constexpr long long kMallocReuseLimitBytes = 1LL << 30;
-
-// What the CPU runs, for choosing OpenBLAS kernels.
-struct CpuFeatures {
-  bool avx2_fma = false;
-  bool avx512 = false;       // F, CD, BW, DQ, VL: OpenBLAS's SkylakeX kernels
-  bool avx512_bf16 = false;  // its Cooperlake kernels
-};
-CpuFeatures ThisCpu();
 
 // The OPENBLAS_CORETYPE for a CPU with these features, or nullptr for none better than the
 // generic kernels.

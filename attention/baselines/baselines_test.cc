@@ -8,6 +8,7 @@
 #include "attention/baselines/full_attention.h"
 #include "attention/baselines/linformer_attention.h"
 #include "attention/baselines/nystrom_attention.h"
+#include "runtime/error.h"
 
 namespace sbmt::attention {
 namespace {
@@ -24,7 +25,7 @@ TEST(FullAttention, MatchesExplicitLoopWithPadding) {
   valid[1][3] = false;
   valid[1][4] = false;
   FullAttention attn(FullAttentionOptions{0.0});
-  AttentionOutput out = attn.forward(q, k, v, valid);
+  AttentionOutput out = attn.forward(q, k, v, AttentionMask::Self(valid), {});
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t h = 0; h < H; ++h) {
       for (int64_t i = 0; i < n; ++i) {
@@ -58,11 +59,11 @@ TEST(LinformerAttention, IdentityProjectionEqualsFullAttention) {
   torch::Tensor q = torch::randn({B, H, n, d}), k = torch::randn({B, H, n, d}),
                 v = torch::randn({B, H, n, d});
   FullAttention full(FullAttentionOptions{0.0});
-  EXPECT_TRUE(torch::allclose(attn.forward(q, k, v, {}).out, full.forward(q, k, v, {}).out,
+  EXPECT_TRUE(torch::allclose(attn.forward(q, k, v, {}, {}).out, full.forward(q, k, v, {}, {}).out,
                               1e-5, 1e-6));
   EXPECT_THROW(attn.forward(torch::randn({B, H, n + 1, d}), torch::randn({B, H, n + 1, d}),
-                            torch::randn({B, H, n + 1, d}), {}),
-               std::invalid_argument);
+                            torch::randn({B, H, n + 1, d}), {}, {}),
+               Error);
 }
 
 TEST(NystromAttention, ApproximatesFullAttentionAndPinvInverts) {
@@ -92,14 +93,14 @@ TEST(NystromAttention, ApproximatesFullAttentionAndPinvInverts) {
   torch::Tensor k = q.clone();
   torch::Tensor v = torch::randn({B, H, n, d}, Double());
   FullAttention full(FullAttentionOptions{0.0});
-  EXPECT_TRUE(torch::allclose(attn.forward(q, k, v, {}).out, full.forward(q, k, v, {}).out,
+  EXPECT_TRUE(torch::allclose(attn.forward(q, k, v, {}, {}).out, full.forward(q, k, v, {}, {}).out,
                               1e-6, 1e-6));
   // A length that does not divide into landmarks is rejected with the numbers.
   try {
     attn.forward(torch::randn({1, H, 10, d}), torch::randn({1, H, 10, d}),
-                 torch::randn({1, H, 10, d}), {});
+                 torch::randn({1, H, 10, d}), {}, {});
     ADD_FAILURE() << "expected an error";
-  } catch (const std::invalid_argument& e) {
+  } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("10 is not a multiple of landmarks 4"),
               std::string::npos);
   }

@@ -17,13 +17,15 @@ torch::Tensor MaskedSoftmaxScores(const torch::Tensor& q, const torch::Tensor& k
 }
 
 AttentionOutput FullAttention::forward(const torch::Tensor& q, const torch::Tensor& k,
-                                       const torch::Tensor& v, const torch::Tensor& key_valid) {
+                                       const torch::Tensor& v, const AttentionMask& mask,
+                                       const AttentionContext& /*context*/) {
+  const torch::Tensor& key_valid = mask.key_valid;
   torch::Tensor alpha = MaskedSoftmaxScores(q, k, key_valid);
   alpha = torch::dropout(alpha, options_.dropout, is_training());
   AttentionOutput out;
   out.out = torch::matmul(alpha, v);
   out.regularizer = torch::zeros({}, q.options());
-  out.stats = detail::DenseStats(key_valid, q.size(0), q.size(1), q.size(2), k.size(2));
+  out.stats = detail::DenseStats(mask, q.size(0), q.size(1), q.size(2), k.size(2));
   return out;
 }
 

@@ -14,7 +14,7 @@ class FullAttention : public AttentionModule {
  public:
   explicit FullAttention(const FullAttentionOptions& options = {}) : options_(options) {}
   AttentionOutput forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                          const torch::Tensor& key_valid) override;
+                          const AttentionMask& mask, const AttentionContext& context) override;
 
  private:
   FullAttentionOptions options_;

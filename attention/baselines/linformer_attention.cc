@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "runtime/error.h"
+
 namespace sbmt::attention {
 
 LinformerAttention::LinformerAttention(const LinformerOptions& options) : options_(options) {
@@ -13,12 +15,14 @@ LinformerAttention::LinformerAttention(const LinformerOptions& options) : option
 }
 
 AttentionOutput LinformerAttention::forward(const torch::Tensor& q, const torch::Tensor& k,
-                                            const torch::Tensor& v,
-                                            const torch::Tensor& key_valid) {
+                                            const torch::Tensor& v, const AttentionMask& mask,
+                                            const AttentionContext& /*context*/) {
+  const torch::Tensor& key_valid = mask.key_valid;
   const int64_t n_k = k.size(2);
   if (n_k > options_.max_len) {
-    throw std::invalid_argument("LinformerAttention: k: sequence length " + std::to_string(n_k) +
-                                " exceeds max_len " + std::to_string(options_.max_len));
+    throw Error(ErrorCode::kInvalidArgument, "LinformerAttention: k: sequence length " +
+                                                 std::to_string(n_k) + " exceeds max_len " +
+                                                 std::to_string(options_.max_len));
   }
   torch::Tensor valid =
       detail::ValidFloat(key_valid, k.size(0), n_k, k.options()).unsqueeze(1).unsqueeze(-1);
@@ -31,7 +35,7 @@ AttentionOutput LinformerAttention::forward(const torch::Tensor& q, const torch:
   AttentionOutput out;
   out.out = torch::matmul(alpha, v_proj);
   out.regularizer = torch::zeros({}, q.options());
-  out.stats = detail::DenseStats(key_valid, q.size(0), q.size(1), q.size(2), n_k);
+  out.stats = detail::DenseStats(mask, q.size(0), q.size(1), q.size(2), n_k);
   return out;
 }
 

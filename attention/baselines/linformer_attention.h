@@ -18,7 +18,7 @@ class LinformerAttention : public AttentionModule {
  public:
   explicit LinformerAttention(const LinformerOptions& options);
   AttentionOutput forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                          const torch::Tensor& key_valid) override;
+                          const AttentionMask& mask, const AttentionContext& context) override;
   torch::Tensor& projection() { return projection_; }
 
  private:

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "attention/baselines/full_attention.h"
+#include "runtime/error.h"
 
 namespace sbmt::attention {
 
@@ -37,14 +38,17 @@ torch::Tensor IterativePinv(const torch::Tensor& a, int64_t iterations) {
 }
 
 AttentionOutput NystromAttention::forward(const torch::Tensor& q, const torch::Tensor& k,
-                                          const torch::Tensor& v,
-                                          const torch::Tensor& key_valid) {
+                                          const torch::Tensor& v, const AttentionMask& mask,
+                                          const AttentionContext& /*context*/) {
+  const torch::Tensor& key_valid = mask.key_valid;
   const int64_t batch = q.size(0), heads = q.size(1), n = k.size(2), d = q.size(3);
-  if (q.size(2) != n) throw std::invalid_argument("NystromAttention: expects self-attention");
+  if (q.size(2) != n) {
+    throw Error(ErrorCode::kInvalidArgument, "NystromAttention: expects self-attention");
+  }
   const int64_t m = options_.landmarks;
   AttentionOutput out;
   out.regularizer = torch::zeros({}, q.options());
-  out.stats = detail::DenseStats(key_valid, batch, heads, n, n);
+  out.stats = detail::DenseStats(mask, batch, heads, n, n);
   torch::Tensor valid =
       detail::ValidFloat(key_valid, batch, n, q.options()).unsqueeze(1).unsqueeze(-1);
   if (n <= m) {
@@ -52,8 +56,9 @@ AttentionOutput NystromAttention::forward(const torch::Tensor& q, const torch::T
     out.out = torch::matmul(MaskedSoftmaxScores(q, k, key_valid), v);
   } else {
     if (n % m != 0) {
-      throw std::invalid_argument("NystromAttention: sequence length " + std::to_string(n) +
-                                  " is not a multiple of landmarks " + std::to_string(m));
+      throw Error(ErrorCode::kInvalidArgument,
+                  "NystromAttention: sequence length " + std::to_string(n) +
+                      " is not a multiple of landmarks " + std::to_string(m));
     }
     const double root = std::pow(static_cast<double>(d), -0.25);
     torch::Tensor qs = q * valid * root;

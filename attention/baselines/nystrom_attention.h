@@ -21,7 +21,7 @@ class NystromAttention : public AttentionModule {
  public:
   explicit NystromAttention(const NystromOptions& options);
   AttentionOutput forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                          const torch::Tensor& key_valid) override;
+                          const AttentionMask& mask, const AttentionContext& context) override;
 
  private:
   NystromOptions options_;

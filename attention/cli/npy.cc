@@ -1,5 +1,6 @@
 #include "attention/cli/npy.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -20,22 +21,40 @@ int64_t ElementSize(const std::string& descr) {
   return 0;
 }
 
+// How the file stores its data; ReadNpy turns it into little-endian C order.
+struct Layout {
+  bool big_endian = false;
+  bool fortran_order = false;
+};
+
+// NumPy's descr: a byte order ('<' little, '>' big, '=' native, '|' not applicable) and a type
+// code. We read float32/64 and int32/64 in either byte order; '=' is this host's order, which
+// for the hosts we build for (x86-64, aarch64) is little-endian.
+std::string NormalizeDescr(const std::string& path, const std::string& descr, Layout& layout) {
+  const std::string type = descr.size() == 3 ? descr.substr(1) : "";
+  const char order = descr.empty() ? '?' : descr[0];
+  if ((order != '<' && order != '>' && order != '=') ||
+      (type != "f4" && type != "f8" && type != "i4" && type != "i8")) {
+    Fail(path, "unsupported dtype '" + descr +
+                   "': expected float32, float64, int32 or int64 in either byte order "
+                   "('<f4', '>f8', ...)");
+  }
+  layout.big_endian = order == '>';
+  return "<" + type;
+}
+
 // The header is a Python dict literal: {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }
-void ParseHeader(const std::string& path, const std::string& header, NpyArray& array) {
+void ParseHeader(const std::string& path, const std::string& header, NpyArray& array,
+                 Layout& layout) {
   std::smatch m;
   if (!std::regex_search(header, m, std::regex("'descr'\\s*:\\s*'([^']*)'"))) {
     Fail(path, "header has no 'descr': " + header);
   }
-  array.descr = m[1];
-  if (ElementSize(array.descr) == 0) {
-    Fail(path, "unsupported dtype '" + array.descr +
-                   "': expected little-endian float32, float64, int32 or int64 "
-                   "('<f4', '<f8', '<i4', '<i8')");
-  }
+  array.descr = NormalizeDescr(path, m[1], layout);
   if (!std::regex_search(header, m, std::regex("'fortran_order'\\s*:\\s*(True|False)"))) {
     Fail(path, "header has no 'fortran_order': " + header);
   }
-  if (m[1] == "True") Fail(path, "Fortran-order arrays are not supported; save a C-order array");
+  layout.fortran_order = m[1] == "True";
   if (!std::regex_search(header, m, std::regex("'shape'\\s*:\\s*\\(([^)]*)\\)"))) {
     Fail(path, "header has no 'shape': " + header);
   }
@@ -77,6 +96,32 @@ void Write(const std::string& path, const std::string& descr, const std::vector<
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
   out.write(data, static_cast<std::streamsize>(bytes));
   if (!out) Fail(path, "write failed");
+}
+
+// Swaps big-endian elements and transposes Fortran order (first index fastest) into C order
+// (last index fastest), so readers only ever see little-endian C order.
+void ToLittleEndianCOrder(const Layout& layout, NpyArray& array) {
+  const int64_t width = ElementSize(array.descr), n = array.size();
+  if (layout.big_endian) {
+    for (int64_t i = 0; i < n; ++i) {
+      char* p = array.bytes.data() + i * width;
+      std::reverse(p, p + width);
+    }
+  }
+  if (!layout.fortran_order || array.shape.size() < 2) return;
+  const std::vector<int64_t>& shape = array.shape;
+  const size_t dims = shape.size();
+  std::vector<int64_t> c_stride(dims, 1);
+  for (size_t d = dims - 1; d > 0; --d) c_stride[d - 1] = c_stride[d] * shape[d];
+  std::vector<char> c_order(array.bytes.size());
+  std::vector<int64_t> index(dims, 0);  // multi-index of Fortran element f, first dim fastest
+  for (int64_t f = 0; f < n; ++f) {
+    int64_t c = 0;
+    for (size_t d = 0; d < dims; ++d) c += index[d] * c_stride[d];
+    std::memcpy(c_order.data() + c * width, array.bytes.data() + f * width, width);
+    for (size_t d = 0; d < dims && ++index[d] == shape[d]; ++d) index[d] = 0;
+  }
+  array.bytes = std::move(c_order);
 }
 
 }  // namespace
@@ -155,7 +200,8 @@ NpyArray ReadNpy(const std::string& path) {
   if (!in.read(header.data(), header_length)) Fail(path, "truncated header");
   NpyArray array;
   array.path = path;
-  ParseHeader(path, header, array);
+  Layout layout;
+  ParseHeader(path, header, array, layout);
   for (int64_t d : array.shape) {
     if (d < 0) Fail(path, "negative dimension in shape " + array.ShapeString());
   }
@@ -165,6 +211,7 @@ NpyArray ReadNpy(const std::string& path) {
     Fail(path, "truncated data: shape " + array.ShapeString() + " of " + array.descr + " needs " +
                    std::to_string(bytes) + " bytes");
   }
+  ToLittleEndianCOrder(layout, array);
   return array;
 }
 

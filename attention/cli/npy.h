@@ -1,5 +1,8 @@
-// Reading and writing NumPy .npy files (format versions 1.0-3.0): little-endian float32,
-// float64, int32 and int64 arrays in C order, the types the attention CLI exchanges with Python.
+// Reading and writing NumPy .npy files (format versions 1.0-3.0) of float32, float64, int32 and
+// int64, the types the attention CLI exchanges with Python. Every layout NumPy writes for them
+// is read (C or Fortran order, little- or big-endian: `arr.T`, `np.argwhere(...)` and
+// `astype('>f8')` save such files) and returned as little-endian C order; other dtypes are
+// errors naming the dtype. Writing is always little-endian C order.
 //
 //   NpyArray q = ReadNpy("q.npy");             // throws NpyError naming the file
 //   std::vector<double> values = q.AsDouble();
@@ -11,18 +14,17 @@
 #include <string>
 #include <vector>
 
+#include "runtime/error.h"
+
 namespace sbmt::attention {
 
-class NpyError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+SBMT_DEFINE_ERROR(NpyError, ErrorCode::kInvalidArgument);
 
 struct NpyArray {
   std::string path;
   std::string descr;            // "<f4", "<f8", "<i4" or "<i8"
   std::vector<int64_t> shape;
-  std::vector<char> bytes;      // the raw data, C order
+  std::vector<char> bytes;  // the raw data, little-endian C order
 
   int64_t size() const;  // number of elements
   bool is_float() const { return descr == "<f4" || descr == "<f8"; }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -93,14 +94,70 @@ TEST(Npy, ReportsBadFilesWithPathAndReason) {
   const std::string full = Slurp(path);
   Spit(path, full.substr(0, full.size() - 8));
   ExpectError(path, "truncated data: shape (4, 4) of <f8 needs 128 bytes");
-  std::string fortran = full;
-  fortran.replace(fortran.find("False"), 5, "True ");
-  Spit(path, fortran);
-  ExpectError(path, "Fortran-order");
-  std::string big_endian = full;
-  big_endian.replace(big_endian.find("<f8"), 3, ">f8");
-  Spit(path, big_endian);
-  ExpectError(path, "unsupported dtype '>f8'");
+  for (const char* dtype : {"<f2", "|u1", "<c16", "|b1"}) {
+    std::string other = full;
+    other.replace(other.find("'<f8'"), 5, std::string("'") + dtype + "'");
+    Spit(path, other);
+    ExpectError(path, std::string("unsupported dtype '") + dtype + "'");
+  }
+}
+
+// The bytes NumPy writes for `np.arange(6, dtype=DT).reshape(2, 3)` saved in the layout the
+// header names: C or Fortran order (arr.T.copy().T, np.asfortranarray), either byte order.
+std::string Npy(const std::string& descr, bool fortran, const std::vector<uint64_t>& words,
+                int width) {
+  std::string header = "{'descr': '" + descr +
+                       "', 'fortran_order': " + (fortran ? "True" : "False") +
+                       ", 'shape': (2, 3), }";
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>(header.size() >> 8);
+  bytes += header;
+  const bool big = descr[0] == '>';
+  for (uint64_t w : words) {
+    for (int b = 0; b < width; ++b) {
+      const int shift = 8 * (big ? width - 1 - b : b);
+      bytes += static_cast<char>((w >> shift) & 0xff);
+    }
+  }
+  return bytes;
+}
+
+TEST(Npy, ReadsFortranOrderAndBigEndianAsCOrder) {
+  const std::string path = TempPath("layouts.npy");
+  const std::vector<double> expected = {0, 1, 2, 3, 4, 5};  // C order of [[0, 1, 2], [3, 4, 5]]
+  // Fortran order stores the columns: 0 3 1 4 2 5.
+  const std::vector<uint64_t> c_ints = {0, 1, 2, 3, 4, 5}, f_ints = {0, 3, 1, 4, 2, 5};
+  auto bits = [](double x) {
+    uint64_t w;
+    std::memcpy(&w, &x, 8);
+    return w;
+  };
+  std::vector<uint64_t> c_doubles, f_doubles;
+  for (uint64_t v : c_ints) c_doubles.push_back(bits(static_cast<double>(v)));
+  for (uint64_t v : f_ints) f_doubles.push_back(bits(static_cast<double>(v)));
+  struct Case {
+    std::string descr;
+    bool fortran;
+    const std::vector<uint64_t>* words;
+    int width;
+  };
+  for (const Case& c : std::vector<Case>{{"<i4", false, &c_ints, 4},
+                                         {"<i4", true, &f_ints, 4},
+                                         {">i4", false, &c_ints, 4},
+                                         {">i8", true, &f_ints, 8},
+                                         {"<f8", true, &f_doubles, 8},
+                                         {">f8", false, &c_doubles, 8},
+                                         {">f8", true, &f_doubles, 8},
+                                         {"=f8", true, &f_doubles, 8}}) {
+    Spit(path, Npy(c.descr, c.fortran, *c.words, c.width));
+    const NpyArray a = ReadNpy(path);
+    EXPECT_EQ(a.ShapeString(), "(2, 3)") << c.descr;
+    EXPECT_EQ(a.descr[0], '<') << c.descr;
+    EXPECT_EQ(a.AsDouble(), expected) << c.descr << (c.fortran ? " fortran" : " C");
+  }
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "attention/cli/npy.h"
 #include "attention/fastrg_sampler.h"
 #include "attention/sbm_attention_kernels.h"
+#include "runtime/error.h"
 
 namespace sbmt::attention {
 namespace {
@@ -32,10 +33,7 @@ struct Options {
   bool sample_only = false;
 };
 
-class CliError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+SBMT_DEFINE_ERROR(CliError, ErrorCode::kInvalidArgument);
 
 // A 2-d array from `path` whose shape must be (rows, cols); -1 accepts any size.
 NpyArray Read2d(const std::string& flag, const std::string& path, int64_t rows, int64_t cols) {
@@ -145,7 +143,7 @@ int Run(const Options& o) {
     p.seed = o.seed;
     try {
       graph = fastrg_sample(p);
-    } catch (const std::invalid_argument& e) {
+    } catch (const Error& e) {
       throw CliError(std::string(e.what()) + " (from --y/--z/--b)");
     }
   }

@@ -24,12 +24,11 @@
 #include <string>
 #include <vector>
 
+#include "runtime/error.h"
+
 namespace sbmt::trainer {
 
-class CheckpointError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+SBMT_DEFINE_ERROR(CheckpointError, ErrorCode::kDataLoss);
 
 struct LoadedCheckpoint {
   int64_t step = 0;

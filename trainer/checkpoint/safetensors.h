@@ -15,12 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "runtime/error.h"
+
 namespace sbmt::trainer {
 
-class SafetensorsError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+SBMT_DEFINE_ERROR(SafetensorsError, ErrorCode::kDataLoss);
 
 struct SafeTensor {
   std::string name;

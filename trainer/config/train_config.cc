@@ -14,8 +14,9 @@ namespace {
 // resume from a checkpoint.
 struct Field {
   std::string key;
-  bool digest;
-  std::function<void(TrainConfig&, const YAML::Node&)> set;  // throws std::string on bad input
+  bool digest;  // hashed into TrainConfig::Digest (must match to resume)
+  std::function<void(TrainConfig&, const YAML::Node&)>
+      set;  // throws ConfigError (the bare reason) on bad input
   std::function<std::string(const TrainConfig&)> get;
 };
 
@@ -26,7 +27,7 @@ T As(const YAML::Node& node, const char* expected) {
   } catch (const YAML::Exception&) {
     std::ostringstream out;
     out << "expected " << expected << ", got '" << YAML::Dump(node) << "'";
-    throw out.str();
+    throw ConfigError(out.str());
   }
 }
 
@@ -45,8 +46,8 @@ Field Number(const std::string& key, bool digest, Section TrainConfig::*section,
           [=](TrainConfig& c, const YAML::Node& n) {
             const T value = As<T>(n, what);
             if (value < min || value > max) {
-              throw "expected " + std::string(what) + " in [" + Str(min) + ", " + Str(max) +
-                  "], got " + Str(value);
+              throw ConfigError("expected " + std::string(what) + " in [" + Str(min) + ", " +
+                                Str(max) + "], got " + Str(value));
             }
             c.*section.*member = value;
           },
@@ -64,7 +65,7 @@ Field Text(const std::string& key, bool digest, Section TrainConfig::*section,
                 std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
               std::string list;
               for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
-              throw "expected one of " + list + ", got '" + value + "'";
+              throw ConfigError("expected one of " + list + ", got '" + value + "'");
             }
             c.*section.*member = value;
           },
@@ -84,20 +85,50 @@ constexpr int64_t kBig = int64_t{1} << 40;
 const std::vector<Field>& Schema() {
   using T = TrainConfig;
   static const std::vector<Field> fields = {
-      Number("model.vocab_size", true, &T::model, &ModelConfig::vocab_size, int64_t{5}, int64_t{65536}, "an integer"),
-      Number("model.layers", true, &T::model, &ModelConfig::layers, int64_t{1}, int64_t{1000}, "an integer"),
-      Number("model.heads", true, &T::model, &ModelConfig::heads, int64_t{1}, int64_t{1024}, "an integer"),
-      Number("model.hidden", true, &T::model, &ModelConfig::hidden, int64_t{1}, int64_t{1} << 20, "an integer"),
-      Number("model.ffn", true, &T::model, &ModelConfig::ffn, int64_t{1}, int64_t{1} << 22, "an integer"),
-      Number("model.max_positions", true, &T::model, &ModelConfig::max_positions, int64_t{2}, int64_t{1} << 20, "an integer"),
+      Text("task.name", true, &T::task, &TaskConfig::name, {"mlm", "classification"}),
+      {"task.classification.train", true,
+       [](TrainConfig& c, const YAML::Node& n) {
+         c.task.classification.train = n.IsNull() ? "" : As<std::string>(n, "a file path");
+       },
+       [](const TrainConfig& c) { return c.task.classification.train; }},
+      {"task.classification.valid", false,
+       [](TrainConfig& c, const YAML::Node& n) {
+         c.task.classification.valid = n.IsNull() ? "" : As<std::string>(n, "a file path");
+       },
+       [](const TrainConfig& c) { return c.task.classification.valid; }},
+      {"task.classification.labels", true,
+       [](TrainConfig& c, const YAML::Node& n) {
+         const int64_t v = As<int64_t>(n, "an integer");
+         if (v < 1 || v > 1000)
+           throw ConfigError("expected an integer in [1, 1000], got " + Str(v));
+         c.task.classification.labels = v;
+       },
+       [](const TrainConfig& c) { return Str(c.task.classification.labels); }},
+      Number("model.vocab_size", true, &T::model, &ModelConfig::vocab_size, int64_t{5},
+             int64_t{65536}, "an integer"),
+      Number("model.layers", true, &T::model, &ModelConfig::layers, int64_t{1}, int64_t{1000},
+             "an integer"),
+      Number("model.heads", true, &T::model, &ModelConfig::heads, int64_t{1}, int64_t{1024},
+             "an integer"),
+      Number("model.hidden", true, &T::model, &ModelConfig::hidden, int64_t{1}, int64_t{1} << 20,
+             "an integer"),
+      Number("model.ffn", true, &T::model, &ModelConfig::ffn, int64_t{1}, int64_t{1} << 22,
+             "an integer"),
+      Number("model.max_positions", true, &T::model, &ModelConfig::max_positions, int64_t{2},
+             int64_t{1} << 20, "an integer"),
       Number("model.dropout", true, &T::model, &ModelConfig::dropout, 0.0, 0.99, "a number"),
-      Number("model.attention_dropout", true, &T::model, &ModelConfig::attention_dropout, 0.0, 0.99, "a number"),
-      Text("model.attention", true, &T::model, &ModelConfig::attention, {"sbm", "full", "linformer", "nystrom"}),
-      Number("model.sbm.clusters", true, &T::model, &ModelConfig::sbm_clusters, int64_t{1}, int64_t{4096}, "an integer"),
+      Number("model.attention_dropout", true, &T::model, &ModelConfig::attention_dropout, 0.0, 0.99,
+             "a number"),
+      Text("model.attention", true, &T::model, &ModelConfig::attention,
+           {"sbm", "full", "linformer", "nystrom"}),
+      Number("model.sbm.clusters", true, &T::model, &ModelConfig::sbm_clusters, int64_t{1},
+             int64_t{4096}, "an integer"),
       Number("model.sbm.eps", true, &T::model, &ModelConfig::sbm_eps, 0.0, 0.999, "a number"),
       Flag("model.sbm.self_loops", true, &T::model, &ModelConfig::sbm_self_loops),
-      Text("model.sbm.density_penalty", true, &T::model, &ModelConfig::sbm_density_penalty, {"expected", "sampled"}),
-      Number("model.sbm.penalty_weight", true, &T::model, &ModelConfig::sbm_penalty_weight, 0.0, 1e6, "a number"),
+      Text("model.sbm.density_penalty", true, &T::model, &ModelConfig::sbm_density_penalty,
+           {"expected", "sampled"}),
+      Number("model.sbm.penalty_weight", true, &T::model, &ModelConfig::sbm_penalty_weight, 0.0,
+             1e6, "a number"),
       Text("model.init_from", true, &T::model, &ModelConfig::init_from),
       {"data.train", true,
        [](TrainConfig& c, const YAML::Node& n) {
@@ -106,7 +137,8 @@ const std::vector<Field>& Schema() {
          } else {
            c.data.train = As<std::vector<std::string>>(n, "a list of shard paths");
          }
-         if (c.data.train.empty()) throw std::string("expected at least one shard path");
+         if (c.data.train.empty())
+           throw ConfigError(std::string("expected at least one shard path"));
        },
        [](const TrainConfig& c) {
          std::string s = "[";
@@ -115,28 +147,44 @@ const std::vector<Field>& Schema() {
        }},
       Text("data.valid", false, &T::data, &DataConfig::valid),
       Text("data.vocab", false, &T::data, &DataConfig::vocab),
-      Number("data.global_batch", true, &T::data, &DataConfig::global_batch, int64_t{1}, kBig, "an integer"),
-      Number("data.mask_probability", true, &T::data, &DataConfig::mask_probability, 0.01, 0.99, "a number"),
+      Number("data.global_batch", true, &T::data, &DataConfig::global_batch, int64_t{1}, kBig,
+             "an integer"),
+      Number("data.mask_probability", true, &T::data, &DataConfig::mask_probability, 0.01, 0.99,
+             "a number"),
       Number("optim.lr", true, &T::optim, &OptimConfig::lr, 1e-12, 10.0, "a number"),
-      Number("optim.warmup_steps", true, &T::optim, &OptimConfig::warmup_steps, int64_t{0}, kBig, "an integer"),
-      Number("optim.total_steps", true, &T::optim, &OptimConfig::total_steps, int64_t{1}, kBig, "an integer"),
-      Number("optim.weight_decay", true, &T::optim, &OptimConfig::weight_decay, 0.0, 10.0, "a number"),
+      Number("optim.warmup_steps", true, &T::optim, &OptimConfig::warmup_steps, int64_t{0}, kBig,
+             "an integer"),
+      Number("optim.total_steps", true, &T::optim, &OptimConfig::total_steps, int64_t{1}, kBig,
+             "an integer"),
+      Number("optim.weight_decay", true, &T::optim, &OptimConfig::weight_decay, 0.0, 10.0,
+             "a number"),
       Number("optim.clip_norm", true, &T::optim, &OptimConfig::clip_norm, 0.0, 1e9, "a number"),
-      Number("optim.accumulation", false, &T::optim, &OptimConfig::accumulation, int64_t{1}, int64_t{1} << 16, "an integer"),
+      Number("optim.accumulation", false, &T::optim, &OptimConfig::accumulation, int64_t{1},
+             int64_t{1} << 16, "an integer"),
       {"run.seed", true,
-       [](TrainConfig& c, const YAML::Node& n) { c.run.seed = As<uint64_t>(n, "a non-negative integer"); },
+       [](TrainConfig& c, const YAML::Node& n) {
+         c.run.seed = As<uint64_t>(n, "a non-negative integer");
+       },
        [](const TrainConfig& c) { return Str(c.run.seed); }},
       Text("run.out_dir", false, &T::run, &RunConfig::out_dir),
-      Number("run.log_every", false, &T::run, &RunConfig::log_every, int64_t{1}, kBig, "an integer"),
-      Number("run.eval_every", false, &T::run, &RunConfig::eval_every, int64_t{1}, kBig, "an integer"),
-      Number("run.eval_batches", false, &T::run, &RunConfig::eval_batches, int64_t{1}, kBig, "an integer"),
-      Number("run.checkpoint_every", false, &T::run, &RunConfig::checkpoint_every, int64_t{1}, kBig, "an integer"),
-      Number("run.keep_checkpoints", false, &T::run, &RunConfig::keep_checkpoints, int64_t{1}, int64_t{1000}, "an integer"),
-      Number("run.threads", false, &T::run, &RunConfig::threads, int64_t{0}, int64_t{4096}, "an integer"),
+      Number("run.log_every", false, &T::run, &RunConfig::log_every, int64_t{1}, kBig,
+             "an integer"),
+      Number("run.eval_every", false, &T::run, &RunConfig::eval_every, int64_t{1}, kBig,
+             "an integer"),
+      Number("run.eval_batches", false, &T::run, &RunConfig::eval_batches, int64_t{1}, kBig,
+             "an integer"),
+      Number("run.checkpoint_every", false, &T::run, &RunConfig::checkpoint_every, int64_t{1}, kBig,
+             "an integer"),
+      Number("run.keep_checkpoints", false, &T::run, &RunConfig::keep_checkpoints, int64_t{1},
+             int64_t{1000}, "an integer"),
+      Number("run.threads", false, &T::run, &RunConfig::threads, int64_t{0}, int64_t{4096},
+             "an integer"),
       Text("dist.backend", false, &T::dist, &DistConfig::backend, {"auto", "mpi", "nccl"}),
-      Number("dist.timeout_s", false, &T::dist, &DistConfig::timeout_s, int64_t{1}, int64_t{86400}, "an integer"),
+      Number("dist.timeout_s", false, &T::dist, &DistConfig::timeout_s, int64_t{1}, int64_t{86400},
+             "an integer"),
       Number("dist.bucket_mb", false, &T::dist, &DistConfig::bucket_mb, 0.001, 4096.0, "a number"),
-      Number("dist.first_bucket_mb", false, &T::dist, &DistConfig::first_bucket_mb, 0.001, 4096.0, "a number"),
+      Number("dist.first_bucket_mb", false, &T::dist, &DistConfig::first_bucket_mb, 0.001, 4096.0,
+             "a number"),
   };
   return fields;
 }
@@ -189,8 +237,8 @@ void Visit(TrainConfig& c, const YAML::Node& node, const std::string& prefix,
     if (const Field* f = Find(key)) {
       try {
         f->set(c, it->second);
-      } catch (const std::string& message) {
-        throw ConfigError(where + ": " + message);
+      } catch (const ConfigError& message) {
+        throw ConfigError(where + ": " + message.what());
       }
     } else if (IsSection(key) && it->second.IsMap()) {
       Visit(c, it->second, key + ".", path);
@@ -211,7 +259,12 @@ void CheckConsistency(const TrainConfig& c, const std::string& path) {
     throw ConfigError(path + ": optim.warmup_steps (" + std::to_string(c.optim.warmup_steps) +
                       ") exceeds optim.total_steps (" + std::to_string(c.optim.total_steps) + ")");
   }
-  if (c.data.train.empty()) throw ConfigError(path + ": data.train: no training shards given");
+  if (c.task.name == "mlm" && c.data.train.empty()) {
+    throw ConfigError(path + ": data.train: no training shards given");
+  }
+  if (c.task.name == "classification" && c.task.classification.train.empty()) {
+    throw ConfigError(path + ": task.classification.train: no training file given");
+  }
 }
 
 }  // namespace
@@ -226,6 +279,9 @@ std::string TrainConfig::Digest() const {
   uint64_t h = 1469598103934665603ull;  // FNV-1a
   for (const Field& f : Schema()) {
     if (!f.digest) continue;
+    // Masked-LM configs hash as they did before tasks existed, so their checkpoints still
+    // resume; any other task's settings are part of its digest.
+    if (f.key.rfind("task.", 0) == 0 && task.name == "mlm") continue;
     for (char ch : f.key + "=" + f.get(*this) + "\n") {
       h ^= static_cast<unsigned char>(ch);
       h *= 1099511628211ull;
@@ -260,8 +316,8 @@ TrainConfig LoadTrainConfig(const std::string& path, const std::vector<std::stri
     if (!f) throw ConfigError(where + ": " + UnknownKey(key));
     try {
       f->set(c, YAML::Load(o.substr(eq + 1)));
-    } catch (const std::string& message) {
-      throw ConfigError(where + ": " + message);
+    } catch (const ConfigError& message) {
+      throw ConfigError(where + ": " + message.what());
     } catch (const YAML::Exception& e) {
       throw ConfigError(where + ": " + e.msg);
     }

@@ -11,12 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "runtime/error.h"
+
 namespace sbmt::trainer {
 
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+SBMT_DEFINE_ERROR(ConfigError, ErrorCode::kInvalidArgument);
 
 struct ModelConfig {
   int64_t vocab_size = 30522;
@@ -72,7 +71,20 @@ struct DistConfig {
   double first_bucket_mb = 1;    // the first is small, so communication starts early
 };
 
+// Which Task the Trainer drives (trainer/train/task.h), and each task's own settings.
+struct ClassificationTaskConfig {
+  std::string train;  // TSV with a header "sentence<TAB>label" (SST-2's layout)
+  std::string valid;  // the same layout; may be empty
+  int64_t labels = 2;
+};
+
+struct TaskConfig {
+  std::string name = "mlm";  // mlm | classification
+  ClassificationTaskConfig classification;
+};
+
 struct TrainConfig {
+  TaskConfig task;
   ModelConfig model;
   DataConfig data;
   OptimConfig optim;

@@ -1,14 +1,15 @@
 #include "trainer/data/corpus_builder.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <memory>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "runtime/hash.h"
 #include "trainer/data/shard.h"
 #include "trainer/data/wordpiece_tokenizer.h"
 
@@ -151,11 +152,8 @@ std::vector<std::vector<int32_t>> Pack(const Document& doc, const WordPieceToken
 
 // Held-out membership from (seed, document index) only.
 bool IsValidation(uint64_t seed, int64_t document, double fraction) {
-  uint64_t z = seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(document) + 1;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) * 0x1.0p-53 < fraction;
+  const uint64_t key = seed * runtime::kGoldenGamma + static_cast<uint64_t>(document) + 1;
+  return runtime::UnitDouble(runtime::Fmix64(key)) < fraction;
 }
 
 }  // namespace

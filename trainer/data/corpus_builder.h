@@ -14,12 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "runtime/error.h"
+
 namespace sbmt::trainer {
 
-class CorpusError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+SBMT_DEFINE_ERROR(CorpusError, ErrorCode::kInvalidArgument);
 
 struct CorpusOptions {
   std::vector<std::string> inputs;  // files or folders (searched for *.txt, *.json, *.jsonl)

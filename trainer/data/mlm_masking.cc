@@ -1,16 +1,12 @@
 #include "trainer/data/mlm_masking.h"
 
+#include "runtime/hash.h"
+
 namespace sbmt::trainer {
 namespace {
 
-uint64_t Mix(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-double Unit(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
+using runtime::Mix64;
+double Unit(uint64_t bits) { return runtime::UnitDouble(bits); }
 
 }  // namespace
 
@@ -18,15 +14,15 @@ MaskedBatch MaskTokens(const TokenBatch& batch, const MaskingOptions& o) {
   MaskedBatch m;
   m.inputs = batch.tokens;
   for (int64_t r = 0; r < batch.rows; ++r) {
-    const uint64_t key = Mix(Mix(o.seed ^ Mix(static_cast<uint64_t>(o.epoch))) ^
-                             static_cast<uint64_t>(batch.sequence_ids[r]));
+    const uint64_t key = Mix64(Mix64(o.seed ^ Mix64(static_cast<uint64_t>(o.epoch))) ^
+                               static_cast<uint64_t>(batch.sequence_ids[r]));
     for (int64_t t = 0; t < batch.lengths[r]; ++t) {
       const int64_t at = r * batch.width + t;
       const int32_t id = batch.tokens[at];
       if (id == o.cls_id || id == o.sep_id || id == o.pad_id) continue;
-      const uint64_t a = Mix(key + 2 * static_cast<uint64_t>(t));
+      const uint64_t a = Mix64(key + 2 * static_cast<uint64_t>(t));
       if (Unit(a) >= o.probability) continue;
-      const uint64_t b = Mix(key + 2 * static_cast<uint64_t>(t) + 1);
+      const uint64_t b = Mix64(key + 2 * static_cast<uint64_t>(t) + 1);
       const double action = Unit(b);
       if (action < 0.8) {
         m.inputs[at] = o.mask_id;

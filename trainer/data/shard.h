@@ -16,12 +16,11 @@
 #include <string>
 #include <vector>
 
+#include "runtime/error.h"
+
 namespace sbmt::trainer {
 
-class ShardError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+SBMT_DEFINE_ERROR(ShardError, ErrorCode::kDataLoss);
 
 class ShardWriter {
  public:

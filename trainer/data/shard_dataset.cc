@@ -3,15 +3,11 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "runtime/error.h"
+#include "runtime/hash.h"
+
 namespace sbmt::trainer {
 namespace {
-
-uint64_t SplitMix64(uint64_t& state) {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 std::string NearestWorldSizes(int64_t global_batch, int world) {
   int below = 0, above = 0;
@@ -46,16 +42,21 @@ ShardDataset::ShardDataset(const std::vector<std::string>& paths, uint64_t seed)
   }
 }
 
+std::vector<int64_t> EpochOrder(int64_t n, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> order(n);
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  uint64_t state = seed * runtime::kGoldenGamma ^ (static_cast<uint64_t>(epoch) + 1);
+  for (int64_t i = n - 1; i > 0; --i) {
+    const int64_t j =
+        static_cast<int64_t>(runtime::SplitMix64Next(state) % static_cast<uint64_t>(i + 1));
+    std::swap(order[i], order[j]);
+  }
+  return order;
+}
+
 const std::vector<int64_t>& ShardDataset::Order(int64_t epoch) {
   if (epoch != order_epoch_) {
-    order_.resize(total_);
-    for (int64_t i = 0; i < total_; ++i) order_[i] = i;
-    // Fisher-Yates with our own generator: the same order with any standard library.
-    uint64_t state = seed_ * 0x9E3779B97F4A7C15ull ^ (static_cast<uint64_t>(epoch) + 1);
-    for (int64_t i = total_ - 1; i > 0; --i) {
-      const int64_t j = static_cast<int64_t>(SplitMix64(state) % static_cast<uint64_t>(i + 1));
-      std::swap(order_[i], order_[j]);
-    }
+    order_ = EpochOrder(total_, seed_, epoch);
     order_epoch_ = epoch;
   }
   return order_;
@@ -70,26 +71,38 @@ Shard::View ShardDataset::Sequence(int64_t id) const {
 TokenBatch ShardDataset::Next(DataPosition& position, int64_t global_batch, int rank, int world,
                               int32_t pad_id) {
   if (world < 1 || rank < 0 || rank >= world) {
-    throw std::invalid_argument("rank " + std::to_string(rank) + " outside world size " +
-                                std::to_string(world));
+    throw Error(ErrorCode::kInvalidArgument,
+                "rank " + std::to_string(rank) + " outside world size " + std::to_string(world));
   }
   if (global_batch < 1 || global_batch % world != 0) {
-    throw std::invalid_argument("global batch " + std::to_string(global_batch) +
-                                " is not divisible by world size " + std::to_string(world) +
-                                "; nearest valid world sizes: " +
-                                NearestWorldSizes(global_batch, world));
+    throw Error(ErrorCode::kInvalidArgument,
+                "global batch " + std::to_string(global_batch) +
+                    " is not divisible by world size " + std::to_string(world) +
+                    "; nearest valid world sizes: " + NearestWorldSizes(global_batch, world));
   }
   if (global_batch > total_) {
-    throw std::invalid_argument("global batch " + std::to_string(global_batch) +
-                                " exceeds the dataset's " + std::to_string(total_) + " sequences");
+    throw Error(ErrorCode::kInvalidArgument, "global batch " + std::to_string(global_batch) +
+                                                 " exceeds the dataset's " +
+                                                 std::to_string(total_) + " sequences");
   }
   if (position.batch >= BatchesPerEpoch(global_batch)) {
     ++position.epoch;
     position.batch = 0;
   }
-  const std::vector<int64_t>& order = Order(position.epoch);
   const int64_t rows = global_batch / world;
-  const int64_t first = position.batch * global_batch + rank * rows;
+  TokenBatch batch =
+      Read(position.epoch, position.batch * global_batch + rank * rows, rows, pad_id);
+  ++position.batch;
+  return batch;
+}
+
+TokenBatch ShardDataset::Read(int64_t epoch, int64_t first, int64_t rows, int32_t pad_id) {
+  if (first < 0 || rows < 0 || first + rows > total_) {
+    throw ShardError(ErrorCode::kInvalidArgument,
+                     "positions [" + std::to_string(first) + ", " + std::to_string(first + rows) +
+                         ") are outside the dataset's " + std::to_string(total_) + " sequences");
+  }
+  const std::vector<int64_t>& order = Order(epoch);
   TokenBatch batch;
   batch.rows = rows;
   for (int64_t r = 0; r < rows; ++r) {
@@ -102,7 +115,6 @@ TokenBatch ShardDataset::Next(DataPosition& position, int64_t global_batch, int 
     const Shard::View v = Sequence(batch.sequence_ids[r]);
     for (int64_t t = 0; t < v.size; ++t) batch.tokens[r * batch.width + t] = v.data[t];
   }
-  ++position.batch;
   return batch;
 }
 

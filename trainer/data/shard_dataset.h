@@ -31,6 +31,10 @@ struct TokenBatch {
   std::vector<int64_t> sequence_ids;  // global ids, for tests and debugging
 };
 
+// A permutation of [0, n) drawn from (seed, epoch) only, with our own generator (SplitMix64
+// driving Fisher-Yates), so every standard library and every rank draws the same order.
+std::vector<int64_t> EpochOrder(int64_t n, uint64_t seed, int64_t epoch);
+
 class ShardDataset {
  public:
   // All shards must share vocab size and max_len (ShardError otherwise, naming both files).
@@ -42,10 +46,15 @@ class ShardDataset {
   // Whole global batches per epoch (the remainder of each epoch is skipped).
   int64_t BatchesPerEpoch(int64_t global_batch) const { return total_ / global_batch; }
 
-  // Throws std::invalid_argument when global_batch is not a positive multiple of world (naming
-  // the nearest valid world sizes) or larger than the dataset.
+  // Throws sbmt::Error (invalid argument) when global_batch is not a positive multiple of world
+  // (naming the nearest valid world sizes) or larger than the dataset.
   TokenBatch Next(DataPosition& position, int64_t global_batch, int rank, int world,
                   int32_t pad_id);
+
+  // Positions [first, first + rows) of epoch `epoch`'s order, as wide as their longest
+  // sequence: random access for readers that compute their own positions (the Trainer's
+  // micro-batches, evaluation batches). Throws ShardError past the end.
+  TokenBatch Read(int64_t epoch, int64_t first, int64_t rows, int32_t pad_id);
 
   // The epoch's order of global sequence ids (exposed for tests).
   const std::vector<int64_t>& Order(int64_t epoch);

@@ -8,8 +8,9 @@
 #include <fstream>
 #include <set>
 
-#include "trainer/data/shard_dataset.h"
+#include "runtime/error.h"
 #include "tests/util/test_files.h"
+#include "trainer/data/shard_dataset.h"
 
 namespace sbmt::trainer {
 namespace {
@@ -121,11 +122,11 @@ TEST(ShardDataset, BadWorldSizeNamesNearestValidSizes) {
   try {
     data.Next(p, 32, 0, 3, 0);
     ADD_FAILURE() << "expected an error";
-  } catch (const std::invalid_argument& e) {
+  } catch (const Error& e) {
     EXPECT_STREQ(e.what(),
                  "global batch 32 is not divisible by world size 3; nearest valid world sizes: 2 or 4");
   }
-  EXPECT_THROW(data.Next(p, 64, 0, 1, 0), std::invalid_argument);
+  EXPECT_THROW(data.Next(p, 64, 0, 1, 0), Error);
 }
 
 }  // namespace

@@ -20,12 +20,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/error.h"
+
 namespace sbmt::trainer {
 
-class TokenizerError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+SBMT_DEFINE_ERROR(TokenizerError, ErrorCode::kInvalidArgument);
 
 class WordPieceTokenizer {
  public:

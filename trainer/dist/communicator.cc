@@ -1,5 +1,7 @@
 #include "trainer/dist/communicator.h"
 
+#include "runtime/error.h"
+
 namespace sbmt::dist {
 
 size_t DTypeSize(DType dtype) {
@@ -60,12 +62,14 @@ namespace {
 
 void CheckBuffer(const char* op, const char* name, const Buffer& b) {
   if (b.count < 0) {
-    throw std::invalid_argument(std::string(op) + ": " + name + ".count: expected >= 0, got " +
-                                std::to_string(b.count));
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        std::string(op) + ": " + name + ".count: expected >= 0, got " + std::to_string(b.count));
   }
   if (b.count > 0 && b.data == nullptr) {
-    throw std::invalid_argument(std::string(op) + ": " + name + ".data: expected memory for " +
-                                std::to_string(b.count) + " elements, got null");
+    throw Error(ErrorCode::kInvalidArgument, std::string(op) + ": " + name +
+                                                 ".data: expected memory for " +
+                                                 std::to_string(b.count) + " elements, got null");
   }
 }
 
@@ -74,17 +78,18 @@ void CheckBuffer(const char* op, const char* name, const Buffer& b) {
 void CheckAllReduce(const Communicator& comm, const Buffer& buffer, ReduceOp op) {
   CheckBuffer("allreduce", "buffer", buffer);
   if (op == ReduceOp::kAvg && buffer.dtype != DType::kFloat32 && buffer.dtype != DType::kFloat64) {
-    throw std::invalid_argument(
-        std::string("allreduce: avg needs a float32 or float64 buffer, got ") +
-        DTypeName(buffer.dtype) + " (backend " + comm.backend() + ")");
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string("allreduce: avg needs a float32 or float64 buffer, got ") +
+                    DTypeName(buffer.dtype) + " (backend " + comm.backend() + ")");
   }
 }
 
 void CheckBroadcast(const Communicator& comm, const Buffer& buffer, int root) {
   CheckBuffer("broadcast", "buffer", buffer);
   if (root < 0 || root >= comm.size()) {
-    throw std::invalid_argument("broadcast: root: expected a rank in [0, " +
-                                std::to_string(comm.size()) + "), got " + std::to_string(root));
+    throw Error(ErrorCode::kInvalidArgument, "broadcast: root: expected a rank in [0, " +
+                                                 std::to_string(comm.size()) + "), got " +
+                                                 std::to_string(root));
   }
 }
 
@@ -92,15 +97,15 @@ void CheckAllGather(const Communicator& comm, const Buffer& input, const Buffer&
   CheckBuffer("allgather", "input", input);
   CheckBuffer("allgather", "out", out);
   if (out.dtype != input.dtype) {
-    throw std::invalid_argument(std::string("allgather: out.dtype: expected ") +
-                                DTypeName(input.dtype) + " (the input's), got " +
-                                DTypeName(out.dtype));
+    throw Error(ErrorCode::kInvalidArgument, std::string("allgather: out.dtype: expected ") +
+                                                 DTypeName(input.dtype) + " (the input's), got " +
+                                                 DTypeName(out.dtype));
   }
   if (out.count != input.count * comm.size()) {
-    throw std::invalid_argument("allgather: out.count: expected " +
-                                std::to_string(input.count * comm.size()) + " (world size " +
-                                std::to_string(comm.size()) + " x " + std::to_string(input.count) +
-                                "), got " + std::to_string(out.count));
+    throw Error(ErrorCode::kInvalidArgument,
+                "allgather: out.count: expected " + std::to_string(input.count * comm.size()) +
+                    " (world size " + std::to_string(comm.size()) + " x " +
+                    std::to_string(input.count) + "), got " + std::to_string(out.count));
   }
 }
 

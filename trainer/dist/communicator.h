@@ -26,6 +26,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "runtime/error.h"
+
 namespace sbmt::dist {
 
 enum class DType { kFloat32, kFloat64, kInt32, kInt64, kUInt8 };
@@ -73,10 +75,7 @@ struct Buffer {
 
 // A failed, timed-out or mismatched collective. what() names the rank, the op and its sequence
 // number, e.g. "rank 1: allreduce #57 (6291456 float32) did not complete within 30 s".
-class CommError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+SBMT_DEFINE_ERROR(CommError, ErrorCode::kUnavailable);
 
 class Work {
  public:
@@ -109,7 +108,7 @@ class Communicator {
 };
 
 // Checks an op's arguments against the communicator (same for every backend); throws
-// std::invalid_argument naming the argument, the expected and the actual value.
+// sbmt::Error (invalid argument) naming the argument, the expected and the actual value.
 void CheckAllReduce(const Communicator& comm, const Buffer& buffer, ReduceOp op);
 void CheckBroadcast(const Communicator& comm, const Buffer& buffer, int root);
 void CheckAllGather(const Communicator& comm, const Buffer& input, const Buffer& out);

@@ -6,11 +6,13 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "runtime/error.h"
+
 namespace sbmt::dist {
 
 Buffer BufferOf(const torch::Tensor& t) {
   if (!t.is_contiguous() || !t.device().is_cpu()) {
-    throw std::invalid_argument("BufferOf: expected a contiguous CPU tensor");
+    throw Error(ErrorCode::kInvalidArgument, "BufferOf: expected a contiguous CPU tensor");
   }
   switch (t.scalar_type()) {
     case torch::kFloat32:
@@ -24,8 +26,8 @@ Buffer BufferOf(const torch::Tensor& t) {
     case torch::kUInt8:
       return {t.data_ptr(), t.numel(), DType::kUInt8};
     default:
-      throw std::invalid_argument(std::string("BufferOf: unsupported dtype ") +
-                                  c10::toString(t.scalar_type()));
+      throw Error(ErrorCode::kInvalidArgument,
+                  std::string("BufferOf: unsupported dtype ") + c10::toString(t.scalar_type()));
   }
 }
 
@@ -149,7 +151,7 @@ double GradientReducer::FinishReduction() {
   const auto start = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(c.mu);
-    if (!c.armed) throw std::logic_error("FinishReduction without PrepareForReduction");
+    if (!c.armed) throw Error(ErrorCode::kInternal, "FinishReduction without PrepareForReduction");
     c.armed = false;
     for (size_t i = 0; i < c.params.size(); ++i) {
       if (c.bucket_of[i] >= 0 && !c.ready[i]) {  // unused in this backward: contributes zeros

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "runtime/error.h"
 #include "trainer/dist/completion_work.h"
 
 namespace sbmt::dist {
@@ -65,15 +66,17 @@ class InProcessCommunicator : public Communicator {
 
 InProcessWorld::InProcessWorld(int size) : size_(size) {
   if (size < 1)
-    throw std::invalid_argument("InProcessWorld: size: expected >= 1, got " + std::to_string(size));
+    throw Error(ErrorCode::kInvalidArgument,
+                "InProcessWorld: size: expected >= 1, got " + std::to_string(size));
 }
 
 InProcessWorld::~InProcessWorld() = default;
 
 std::unique_ptr<Communicator> InProcessWorld::Connect(int rank) {
   if (rank < 0 || rank >= size_) {
-    throw std::invalid_argument("InProcessWorld::Connect: rank: expected [0, " +
-                                std::to_string(size_) + "), got " + std::to_string(rank));
+    throw Error(ErrorCode::kInvalidArgument, "InProcessWorld::Connect: rank: expected [0, " +
+                                                 std::to_string(size_) + "), got " +
+                                                 std::to_string(rank));
   }
   return std::make_unique<InProcessCommunicator>(this, rank);
 }

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "runtime/error.h"
 #include "trainer/dist/conformance_suite.h"
 
 namespace sbmt::dist {
@@ -108,9 +109,9 @@ TEST(InProcessWorld, SumsInRankOrderSoResultsAreDeterministic) {
 }
 
 TEST(InProcessWorld, RejectsBadRanks) {
-  EXPECT_THROW(InProcessWorld(0), std::invalid_argument);
+  EXPECT_THROW(InProcessWorld(0), Error);
   InProcessWorld world(2);
-  EXPECT_THROW(world.Connect(2), std::invalid_argument);
+  EXPECT_THROW(world.Connect(2), Error);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "runtime/error.h"
 #include "trainer/dist/completion_work.h"
 
 namespace sbmt::dist {
@@ -113,9 +114,9 @@ class MpiWorld : public Communicator {
   std::shared_ptr<Work> AllGather(Buffer input, Buffer out) override {
     CheckAllGather(*this, input, out);
     if (input.count > std::numeric_limits<int>::max()) {
-      throw std::invalid_argument("allgather: input.count: at most " +
-                                  std::to_string(std::numeric_limits<int>::max()) +
-                                  " with MPI, got " + std::to_string(input.count));
+      throw Error(ErrorCode::kInvalidArgument, "allgather: input.count: at most " +
+                                                   std::to_string(std::numeric_limits<int>::max()) +
+                                                   " with MPI, got " + std::to_string(input.count));
     }
     return Enqueue({OpType::kAllGather, 0, input, out, ReduceOp::kSum, 0, nullptr});
   }

@@ -12,7 +12,7 @@
 namespace sbmt::dist {
 
 // NCCL over all ranks of the launcher's world, on GPU placement.gpu(); the ncclUniqueId goes
-// from rank 0 to the others over MPI. Throws std::invalid_argument in builds without CUDA.
+// from rank 0 to the others over MPI. Throws sbmt::Error (invalid argument) in builds without CUDA.
 std::unique_ptr<Communicator> ConnectNccl(const Placement& placement,
                                           std::chrono::milliseconds timeout);
 

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "runtime/error.h"
+
 namespace sbmt::dist {
 namespace {
 
@@ -15,8 +17,8 @@ int Read(const std::function<const char*(const char*)>& getenv, const char* name
   char* end = nullptr;
   const long value = std::strtol(text, &end, 10);
   if (*text == '\0' || *end != '\0' || value < 0 || value > 1 << 24) {
-    throw std::invalid_argument(std::string(name) + ": expected a non-negative integer, got '" +
-                                text + "'");
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string(name) + ": expected a non-negative integer, got '" + text + "'");
   }
   return static_cast<int>(value);
 }
@@ -31,19 +33,22 @@ Placement PlacementFromEnvironment(const std::function<const char*(const char*)>
   p.rank = Read(getenv, "OMPI_COMM_WORLD_RANK", 0);
   p.local_size = Read(getenv, "OMPI_COMM_WORLD_LOCAL_SIZE", 1);
   p.local_rank = Read(getenv, "OMPI_COMM_WORLD_LOCAL_RANK", 0);
-  if (p.world < 1) throw std::invalid_argument("OMPI_COMM_WORLD_SIZE: expected >= 1, got 0");
+  if (p.world < 1)
+    throw Error(ErrorCode::kInvalidArgument, "OMPI_COMM_WORLD_SIZE: expected >= 1, got 0");
   if (p.rank >= p.world) {
-    throw std::invalid_argument("OMPI_COMM_WORLD_RANK: expected below OMPI_COMM_WORLD_SIZE (" +
-                                std::to_string(p.world) + "), got " + std::to_string(p.rank));
+    throw Error(ErrorCode::kInvalidArgument,
+                "OMPI_COMM_WORLD_RANK: expected below OMPI_COMM_WORLD_SIZE (" +
+                    std::to_string(p.world) + "), got " + std::to_string(p.rank));
   }
   if (p.local_size < 1 || p.local_size > p.world) {
-    throw std::invalid_argument("OMPI_COMM_WORLD_LOCAL_SIZE: expected in [1, " +
-                                std::to_string(p.world) + "], got " + std::to_string(p.local_size));
+    throw Error(ErrorCode::kInvalidArgument, "OMPI_COMM_WORLD_LOCAL_SIZE: expected in [1, " +
+                                                 std::to_string(p.world) + "], got " +
+                                                 std::to_string(p.local_size));
   }
   if (p.local_rank >= p.local_size) {
-    throw std::invalid_argument("OMPI_COMM_WORLD_LOCAL_RANK: expected below " +
-                                std::to_string(p.local_size) + ", got " +
-                                std::to_string(p.local_rank));
+    throw Error(ErrorCode::kInvalidArgument, "OMPI_COMM_WORLD_LOCAL_RANK: expected below " +
+                                                 std::to_string(p.local_size) + ", got " +
+                                                 std::to_string(p.local_rank));
   }
   if (cores == 0) cores = std::max(1u, std::thread::hardware_concurrency());
   p.threads = std::max(1, static_cast<int>(cores) / p.local_size);

@@ -20,7 +20,7 @@ struct Placement {
   int gpu() const { return local_rank; }
 };
 
-// `getenv` and `cores` are parameters for tests. Throws std::invalid_argument naming the
+// `getenv` and `cores` are parameters for tests. Throws sbmt::Error (invalid argument) naming the
 // variable when one is set but malformed or inconsistent (e.g. rank >= size).
 Placement PlacementFromEnvironment(
     const std::function<const char*(const char*)>& getenv =

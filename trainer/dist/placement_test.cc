@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "runtime/error.h"
+
 namespace sbmt::dist {
 namespace {
 
@@ -47,7 +49,7 @@ TEST(Placement, MalformedVariablesAreNamed) {
   auto message = [](std::map<std::string, std::string> vars) {
     try {
       PlacementFromEnvironment(Env(std::move(vars)), 4);
-    } catch (const std::invalid_argument& e) {
+    } catch (const Error& e) {
       return std::string(e.what());
     }
     return std::string("no error");

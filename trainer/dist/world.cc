@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "runtime/error.h"
 #include "trainer/dist/in_process_communicator.h"
 #include "trainer/dist/mpi_communicator.h"
 #include "trainer/dist/nccl_available.h"
@@ -16,17 +17,20 @@ std::unique_ptr<Communicator> ConnectWorld(const Placement& placement, const std
   }
   if (backend == "mpi") {
     if (!placement.launched) {
-      throw std::invalid_argument("dist.backend: mpi needs a launcher; start with mpirun");
+      throw Error(ErrorCode::kInvalidArgument,
+                  "dist.backend: mpi needs a launcher; start with mpirun");
     }
     return MpiCommunicator::Create(timeout);
   }
   if (backend == "nccl") {
     if (!placement.launched) {
-      throw std::invalid_argument("dist.backend: nccl needs a launcher; start with mpirun");
+      throw Error(ErrorCode::kInvalidArgument,
+                  "dist.backend: nccl needs a launcher; start with mpirun");
     }
     return ConnectNccl(placement, timeout);
   }
-  throw std::invalid_argument("dist.backend: expected auto, mpi or nccl, got '" + backend + "'");
+  throw Error(ErrorCode::kInvalidArgument,
+              "dist.backend: expected auto, mpi or nccl, got '" + backend + "'");
 }
 
 }  // namespace sbmt::dist

@@ -16,7 +16,7 @@
 
 namespace sbmt::dist {
 
-// Throws std::invalid_argument for an unknown or unavailable backend, saying what to do.
+// Throws sbmt::Error (invalid argument) for an unknown or unavailable backend, saying what to do.
 std::unique_ptr<Communicator> ConnectWorld(const Placement& placement, const std::string& backend,
                                            std::chrono::milliseconds timeout);
 

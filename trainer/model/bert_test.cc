@@ -67,8 +67,9 @@ double TrainFewSteps(const std::string& attention, int steps) {
   torch::optim::AdamW opt(model.parameters(), torch::optim::AdamWOptions(3e-3));
   double first = 0, last = 0;
   for (int s = 0; s < steps; ++s) {
-    model.set_step(static_cast<uint64_t>(s));
-    BertOutput out = model.forward(ids, valid, positions);
+    const attention::AttentionContext context{static_cast<uint64_t>(s), 0,
+                                              attention::AttentionContext::Phase::kTrain};
+    BertOutput out = model.forward(ids, valid, positions, context);
     EXPECT_EQ(out.logits.sizes(), torch::IntArrayRef({10, 200}));
     torch::Tensor loss = torch::cross_entropy_loss(out.logits, labels) + out.regularizer;
     opt.zero_grad();
@@ -87,6 +88,38 @@ double TrainFewSteps(const std::string& attention, int steps) {
 TEST(Bert, FewStepsOnOneBatchLowerTheLoss) {
   EXPECT_LT(TrainFewSteps("sbm", 30), 0.5);
   EXPECT_LT(TrainFewSteps("full", 30), 0.5);
+}
+
+// A misspelled attention kind is an error naming the setting and the kinds, never a silent
+// fallback to another attention.
+TEST(Bert, UnknownAttentionIsAnError) {
+  try {
+    BertForMaskedLM model(Tiny("nystromformer"), 1);
+    ADD_FAILURE() << "expected an error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "model.attention: expected one of sbm, full, linformer, nystrom, got "
+                  "'nystromformer'"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// The sequence classifier: HF's names for the pooler and classifier, logits per example.
+TEST(Bert, SequenceClassifierHasPoolerAndClassifier) {
+  torch::set_num_threads(1);
+  BertForSequenceClassification model(Tiny("sbm"), 3, 1);
+  std::set<std::string> names;
+  for (const auto& p : model.named_parameters()) names.insert(p.key());
+  EXPECT_TRUE(names.count("bert.pooler.dense.weight"));
+  EXPECT_TRUE(names.count("classifier.weight"));
+  EXPECT_TRUE(names.count("bert.encoder.layer.1.attention.self.sbm.clusters"));
+  EXPECT_FALSE(names.count("cls.predictions.bias"));
+  torch::Tensor ids = torch::randint(5, 200, {4, 12}, torch::kLong);
+  ClassifierOutput out =
+      model.forward(ids, torch::Tensor(), torch::ones({4, 12}, torch::kBool), {});
+  EXPECT_EQ(out.logits.sizes(), torch::IntArrayRef({4, 3}));
+  EXPECT_EQ(out.layer_stats.size(), 2u);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Data-parallel training under real `mpirun` (trainer/dist, Pretrainer):
+# Data-parallel training under real `mpirun` (trainer/dist, the Trainer with the MLM task):
 #  1. 2 ranks x 4 examples give bitwise the weights of 1 process with 2 micro-steps of 4, and
 #     within 1e-5 those of 1 process with one batch of 8 (float sums in another order);
 #  2. a 2-rank run killed after a committed checkpoint resumes to the uninterrupted weights,
@@ -8,7 +8,8 @@
 #  4. a stuck rank (SIGSTOP): the job ends after the deadline, rank 0 naming itself, the op and
 #     its sequence number;
 #  5. ranks with different configs, and a world size that does not divide the global batch,
-#     are refused with errors that say what differs and which sizes would work.
+#     are refused with errors that say what differs and which sizes would work;
+#  6. --log-all-ranks makes every rank log its step, eval and checkpoint lines.
 set -euo pipefail
 source tools/testing/mpirun_env.sh
 
@@ -19,7 +20,7 @@ tmp="${TEST_TMPDIR:-$(mktemp -d)}/dp"
 rm -rf "$tmp" && mkdir -p "$tmp/data"
 "$tool" shards "$tmp/data"
 common=(--config="$config" --set "data.train=$tmp/data/train.shard"
-        --set "data.valid=$tmp/data/valid.shard")
+        --set "data.valid=$tmp/data/valid.shard" --set "data.vocab=$tmp/data/vocab.txt")
 final() { echo "$tmp/$1/checkpoints/step_60/model.safetensors"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -127,4 +128,17 @@ grep -m1 "does not split" "$tmp/three.log"
 (( status3 != 0 )) || fail "world size 3 accepted for a global batch of 8"
 grep -q "data.global_batch (8) does not split into world size 3 x optim.accumulation (1) equal micro-batches; world sizes near 3 that do: 1, 2, 4" \
     "$tmp/three.log" || fail "no error with the nearest valid world sizes"
+echo "=== 6. --log-all-ranks: every rank logs its step, eval and checkpoint lines"
+mpirun_local -np 2 "$worker" "${common[@]}" --set run.out_dir="$tmp/all_ranks" \
+    --set optim.total_steps=10 --set run.eval_every=5 --set run.checkpoint_every=5 \
+    --log-all-ranks > "$tmp/all_ranks.log"
+for rank in 0 1; do
+  for line in "step 10/10" "eval step 5" "checkpoint $tmp/all_ranks/checkpoints/step_10"; do
+    grep -q "rank $rank: $line" "$tmp/all_ranks.log" || fail "rank $rank did not log '$line'"
+  done
+done
+# Only rank 0 writes the step records: one per step.
+steps=$(grep -c '"kind":"step"' "$tmp/all_ranks/metrics.jsonl")
+(( steps == 10 )) || fail "metrics.jsonl holds $steps step records, expected 10"
+
 echo "PASS"

@@ -13,10 +13,10 @@
 #include <sstream>
 #include <thread>
 
+#include "runtime/compute_threads.h"
 #include "runtime/library_tuning.h"
 #include "trainer/config/train_config.h"
 #include "trainer/model/bert.h"
-#include "trainer/train/compute_threads.h"
 
 namespace {
 
@@ -42,9 +42,10 @@ Result Measure(sbmt::trainer::ModelConfig m, const std::string& attention, int64
   std::vector<double> ms;
   double density = 0;
   for (int s = -1; s < steps; ++s) {  // s = -1: warm-up
-    model.set_step(static_cast<uint64_t>(s + 1));
+    const sbmt::attention::AttentionContext context{
+        static_cast<uint64_t>(s + 1), 0, sbmt::attention::AttentionContext::Phase::kTrain};
     const auto t0 = std::chrono::steady_clock::now();
-    sbmt::trainer::BertOutput out = model.forward(ids, valid, positions);
+    sbmt::trainer::BertOutput out = model.forward(ids, valid, positions, context);
     torch::Tensor loss = torch::cross_entropy_loss(out.logits, labels) + out.regularizer;
     opt.zero_grad();
     loss.backward();
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
     // The data section is not used; any shard path satisfies the config check.
     const sbmt::trainer::TrainConfig config =
         sbmt::trainer::LoadTrainConfig(config_path, {"data.train=unused"});
-    sbmt::trainer::SetComputeThreads(threads);
+    sbmt::runtime::SetComputeThreads(threads);
     std::vector<int64_t> lengths;
     std::stringstream in(lengths_text);
     for (std::string item; std::getline(in, item, ',');) lengths.push_back(std::stoll(item));

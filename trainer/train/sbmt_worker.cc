@@ -3,12 +3,12 @@
 //   sbmt_worker --config=configs/tiny.yaml [--set key=value]... [--max-steps=N]
 //   mpirun -np 16 --hostfile hosts sbmt_worker --config=configs/bert_small.yaml
 //
-// The rank, world size and local rank come from mpirun's environment (trainer/dist/placement.h);
+// Trains the task the config names (task.name: mlm by default) with the one Trainer. The rank,
+// world size and local rank come from mpirun's environment (trainer/dist/placement.h);
 // intra-op threads default to this node's cores over its ranks. Only rank 0 logs unless
-// --log-all-ranks. Logs step, loss, MLM accuracy, tokens/s, learning rate, mean attention
-// density, exposed communication and ETA; evaluates and checkpoints periodically under
-// run.out_dir; resumes from its newest committed checkpoint. An error on any rank is reported
-// with the rank and ends the whole job.
+// --log-all-ranks. Each step's report goes to the log line and to run.out_dir/metrics.jsonl;
+// evaluates and checkpoints periodically under run.out_dir; resumes from its newest committed
+// checkpoint. An error on any rank is reported with the rank and ends the whole job.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -17,11 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "runtime/compute_threads.h"
+#include "runtime/error.h"
 #include "runtime/library_tuning.h"
 #include "trainer/config/train_config.h"
 #include "trainer/dist/placement.h"
 #include "trainer/dist/world.h"
-#include "trainer/train/pretrainer.h"
+#include "trainer/tasks/make_task.h"
+#include "trainer/train/trainer.h"
 
 int main(int argc, char** argv) {
   sbmt::runtime::ReexecWithTunedLibraries(argv);
@@ -35,7 +38,7 @@ int main(int argc, char** argv) {
   app.add_option("--set", overrides, "override a setting: KEY=VALUE (repeatable)");
   app.add_option("--max-steps", max_steps, "stop after this many steps of this run");
   app.add_option("--export-hf", export_dir,
-                 "afterwards, write the weights as a Hugging Face BertForMaskedLM directory");
+                 "afterwards, write the weights as a Hugging Face directory (masked-LM task)");
   app.add_flag("--log-all-ranks", log_all_ranks, "every rank logs, prefixed by its rank");
   CLI11_PARSE(app, argc, argv);
 
@@ -48,6 +51,8 @@ int main(int argc, char** argv) {
   }
   const std::string who =
       placement.world > 1 ? "rank " + std::to_string(placement.rank) + ": " : "";
+  // Which ranks log is decided once, by the Trainer (rank 0, or all with --log-all-ranks);
+  // this only stamps and prints.
   auto log = [&](const std::string& message) {
     const std::time_t now = std::time(nullptr);
     char stamp[32];
@@ -59,28 +64,33 @@ int main(int argc, char** argv) {
   try {
     sbmt::trainer::TrainConfig config = sbmt::trainer::LoadTrainConfig(config_path, overrides);
     if (config.run.threads == 0) config.run.threads = placement.threads;
+    sbmt::runtime::SetComputeThreads(static_cast<int>(config.run.threads));
     comm = sbmt::dist::ConnectWorld(placement, config.dist.backend,
                                     std::chrono::seconds(config.dist.timeout_s));
-    if (comm->rank() == 0) {
-      log("config " + config_path + " (digest " + config.Digest() + "), attention " +
-          config.model.attention + ", output " + config.run.out_dir + ", world size " +
-          std::to_string(comm->size()) + " (" + comm->backend() + "), " +
+    if (log_all_ranks || comm->rank() == 0) {
+      log("config " + config_path + " (digest " + config.Digest() + "), task " + config.task.name +
+          ", attention " + config.model.attention + ", output " + config.run.out_dir +
+          ", world size " + std::to_string(comm->size()) + " (" + comm->backend() + "), " +
           std::to_string(config.run.threads) +
           (config.run.threads == 1 ? " thread per rank" : " threads per rank"));
     }
-    auto rank_log = [&](const std::string& m) {
-      if (log_all_ranks || comm->rank() == 0) log(m);
-    };
-    sbmt::trainer::Pretrainer trainer(config, rank_log, comm.get());
+    const std::unique_ptr<sbmt::trainer::Task> task = sbmt::trainer::MakeTask(config);
+    sbmt::trainer::Trainer trainer(config, *task, log, comm.get(), log_all_ranks);
     const sbmt::trainer::TrainResult r = trainer.Run(max_steps);
-    rank_log("done at step " + std::to_string(r.final_step) +
-             (r.last_checkpoint.empty() ? "" : "; last checkpoint " + r.last_checkpoint));
+    if (log_all_ranks || comm->rank() == 0) {
+      log("done at step " + std::to_string(r.final_step) +
+          (r.last_checkpoint.empty() ? "" : "; last checkpoint " + r.last_checkpoint));
+    }
     if (!export_dir.empty() && comm->rank() == 0) {
-      trainer.ExportHuggingFace(export_dir);
+      task->ExportHuggingFace(export_dir);
       log("exported Hugging Face layout to " + export_dir);
     }
   } catch (const std::exception& e) {
-    const std::string message = std::string("error: ") + e.what();
+    const auto* error = dynamic_cast<const sbmt::Error*>(&e);
+    const std::string message =
+        std::string("error") +
+        (error ? std::string(" (") + sbmt::ErrorCodeName(error->code()) + ")" : std::string()) +
+        ": " + e.what();
     // Peers would wait for this rank's next collective: end the job now, saying who failed.
     if (comm && comm->size() > 1) comm->Abort(message);
     std::fprintf(stderr, "sbmt_worker: %s%s\n", who.c_str(), message.c_str());

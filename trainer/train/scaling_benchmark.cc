@@ -9,11 +9,13 @@
 #include <filesystem>
 #include <numeric>
 
+#include "runtime/compute_threads.h"
 #include "runtime/library_tuning.h"
 #include "trainer/config/train_config.h"
 #include "trainer/dist/placement.h"
 #include "trainer/dist/world.h"
-#include "trainer/train/pretrainer.h"
+#include "trainer/tasks/make_task.h"
+#include "trainer/train/trainer.h"
 
 int main(int argc, char** argv) {
   sbmt::runtime::ReexecWithTunedLibraries(argv);
@@ -46,8 +48,10 @@ int main(int argc, char** argv) {
                       "run.threads=" + std::to_string(threads)});
     const sbmt::trainer::TrainConfig config =
         sbmt::trainer::LoadTrainConfig(config_path, overrides);
-    sbmt::trainer::Pretrainer trainer(
-        config, [](const std::string&) {}, comm.get());
+    sbmt::runtime::SetComputeThreads(static_cast<int>(config.run.threads));
+    const std::unique_ptr<sbmt::trainer::Task> task = sbmt::trainer::MakeTask(config);
+    sbmt::trainer::Trainer trainer(
+        config, *task, [](const std::string&) {}, comm.get());
     const sbmt::trainer::TrainResult r = trainer.Run();
     double seconds = 0, exposed = 0;
     int64_t tokens = 0;

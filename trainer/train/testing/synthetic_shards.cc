@@ -1,5 +1,6 @@
 #include "trainer/train/testing/synthetic_shards.h"
 
+#include <fstream>
 #include <random>
 #include <vector>
 
@@ -21,6 +22,27 @@ void WriteSyntheticShard(const std::string& path, int count, unsigned seed) {
     w.Add(ids);
   }
   w.Finish();
+}
+
+void WriteSyntheticVocab(const std::string& path) {
+  std::ofstream out(path);
+  for (int id = 0; id < kSyntheticVocab; ++id) {
+    if (id == 0) {
+      out << "[PAD]\n";
+    } else if (id == 100) {
+      out << "[UNK]\n";
+    } else if (id == 101) {
+      out << "[CLS]\n";
+    } else if (id == 102) {
+      out << "[SEP]\n";
+    } else if (id == 103) {
+      out << "[MASK]\n";
+    } else if (id < 999) {
+      out << "[unused" << id << "]\n";
+    } else {
+      out << "w" << id << "\n";
+    }
+  }
 }
 
 }  // namespace sbmt::testing

@@ -1,5 +1,6 @@
 // Helper of the data-parallel tests (data_parallel_test.sh):
-//   train_test_tool shards DIR                 writes DIR/train.shard and DIR/valid.shard
+//   train_test_tool shards DIR                 writes DIR/train.shard, DIR/valid.shard and
+//       DIR/vocab.txt
 //   train_test_tool compare A B [--tolerance=T] compares two model.safetensors: prints the
 //       largest absolute difference and exits 1 when it exceeds T (0: must be bitwise equal)
 #include <CLI/CLI.hpp>
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
     if (*shards) {
       sbmt::testing::WriteSyntheticShard(dir + "/train.shard", 64, 1);
       sbmt::testing::WriteSyntheticShard(dir + "/valid.shard", 24, 2);
+      sbmt::testing::WriteSyntheticVocab(dir + "/vocab.txt");
       return 0;
     }
     const std::string bytes_a = Read(a), bytes_b = Read(b);

@@ -1,12 +1,12 @@
-// Pretrainer checkpoints: saving (rank 0), resuming from what rank 0 loads, and initializing
-// from Hugging Face BERT weights.
+// Trainer checkpoints: saving (rank 0) and resuming from what rank 0 loads. The layout is the
+// same for every task: model.safetensors (the task model's named parameters), optimizer.
+// safetensors (AdamW moments) and state.json (step, data position, config digest, world size).
 #include <iterator>
 #include <nlohmann/json.hpp>
 
-#include "trainer/checkpoint/hf_export.h"
 #include "trainer/checkpoint/safetensors.h"
 #include "trainer/checkpoint/tensor_io.h"
-#include "trainer/train/pretrainer_state.h"
+#include "trainer/train/trainer_state.h"
 
 namespace sbmt::trainer {
 namespace {
@@ -16,7 +16,7 @@ const char* const kCheckpointFiles[] = {"model.safetensors", "optimizer.safetens
 
 }  // namespace
 
-std::string Pretrainer::State::Save() {
+std::string Trainer::State::Save() {
   std::vector<SafeTensor> weights, moments;
   for (const auto& [name, p] : params) {
     weights.push_back(ToSafeTensor(name, p));
@@ -38,26 +38,9 @@ std::string Pretrainer::State::Save() {
                      {"state.json", state.dump(1)}});
 }
 
-// Starts from Hugging Face BERT weights; parameters it lacks (SBM's, for example) keep their
-// initialization.
-void Pretrainer::State::InitFrom(const std::string& dir) {
-  HuggingFaceModel hf = ImportHuggingFace(dir);
-  const ModelConfig& m = config.model;
-  if (hf.model.vocab_size != m.vocab_size || hf.model.hidden != m.hidden ||
-      hf.model.layers != m.layers || hf.model.heads != m.heads || hf.model.ffn != m.ffn ||
-      hf.model.max_positions != m.max_positions) {
-    throw ConfigError(dir + "/config.json: model shape differs from this config's model");
-  }
-  const std::vector<std::string> kept =
-      LoadTensors(hf.weights, model->named_parameters(), dir + "/model.safetensors",
-                  {".sbm.", ".linformer.", ".nystrom."});
-  Say(LogFormat("initialized from %s (%zu parameters kept their initialization)", dir.c_str(),
-                kept.size()));
-}
-
 // Rank 0 loads the newest committed checkpoint that verifies and sends its files to every
 // rank, so all resume from the same step even without a shared filesystem.
-std::optional<LoadedCheckpoint> Pretrainer::State::LoadLatestEverywhere() {
+std::optional<LoadedCheckpoint> Trainer::State::LoadLatestEverywhere() {
   std::optional<LoadedCheckpoint> c;
   std::vector<int64_t> header(2 + std::size(kCheckpointFiles), 0);  // found, step, sizes
   if (comm->rank() == 0) {
@@ -85,7 +68,7 @@ std::optional<LoadedCheckpoint> Pretrainer::State::LoadLatestEverywhere() {
   return c;
 }
 
-bool Pretrainer::State::Resume() {
+bool Trainer::State::Resume() {
   std::optional<LoadedCheckpoint> c = LoadLatestEverywhere();
   if (!c) return false;
   const nlohmann::json state = nlohmann::json::parse(c->files.at("state.json"));
@@ -118,12 +101,11 @@ bool Pretrainer::State::Resume() {
   step = state["step"].get<int64_t>();
   position = {state["epoch"].get<int64_t>(), state["batch"].get<int64_t>()};
   const int written_by = state.value("world_size", 1);
-  Say(LogFormat("resumed from %s (step %lld)", c->dir.c_str(), static_cast<long long>(step)));
+  Say("resumed from " + c->dir + " (step " + std::to_string(step) + ")");
   if (written_by != comm->size()) {
-    Say(
-        LogFormat("the checkpoint was written at world size %d, this run has %d: same global "
-                  "batch and data order; float sums may round differently",
-                  written_by, comm->size()));
+    Say("the checkpoint was written at world size " + std::to_string(written_by) +
+        ", this run has " + std::to_string(comm->size()) +
+        ": same global batch and data order; float sums may round differently");
   }
   return true;
 }

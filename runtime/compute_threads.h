@@ -4,9 +4,9 @@
 // and slow each other down; this caps it too.
 #pragma once
 
-namespace sbmt::trainer {
+namespace sbmt::runtime {
 
 // Sets torch's, OpenMP's and (when the loaded BLAS is OpenBLAS) the BLAS thread counts.
 void SetComputeThreads(int threads);
 
-}  // namespace sbmt::trainer
+}  // namespace sbmt::runtime

@@ -1,10 +1,10 @@
-#include "trainer/train/compute_threads.h"
+#include "runtime/compute_threads.h"
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <omp.h>
 
-namespace sbmt::trainer {
+namespace sbmt::runtime {
 
 void SetComputeThreads(int threads) {
   at::set_num_threads(threads);
@@ -17,4 +17,4 @@ void SetComputeThreads(int threads) {
   }
 }
 
-}  // namespace sbmt::trainer
+}  // namespace sbmt::runtime

@@ -1,0 +1,14 @@
+#include "trainer/tasks/make_task.h"
+
+#include "trainer/tasks/classification/classification_task.h"
+#include "trainer/tasks/mlm/mlm_task.h"
+
+namespace sbmt::trainer {
+
+std::unique_ptr<Task> MakeTask(const TrainConfig& config) {
+  if (config.task.name == "mlm") return std::make_unique<MlmTask>(config);
+  if (config.task.name == "classification") return std::make_unique<ClassificationTask>(config);
+  throw ConfigError("task.name: expected mlm or classification, got '" + config.task.name + "'");
+}
+
+}  // namespace sbmt::trainer
