@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -23,8 +25,25 @@ constexpr char kStepPrefix[] = "step_";
 
 [[noreturn]] void Fail(const std::string& what) { throw CheckpointError(what); }
 
+// Fault injection for tests of full disks: when SBMT_FAULT_FREE_BYTES_FILE names a file, the
+// number in it is the free space of an emulated disk, and writing a larger file fails as a full
+// disk does (ENOSPC). A test fills and empties the "disk" by rewriting the number while a worker
+// runs. Unset (always, outside tests), it costs one getenv per file.
+bool InjectedDiskFull(size_t bytes) {
+  const char* path = std::getenv("SBMT_FAULT_FREE_BYTES_FILE");
+  if (path == nullptr || *path == '\0') return false;
+  std::ifstream in(path);
+  long long free_bytes = -1;
+  return static_cast<bool>(in >> free_bytes) && free_bytes >= 0 &&
+         bytes > static_cast<size_t>(free_bytes);
+}
+
 // Writes `contents` to `path` and fsyncs it.
 void WriteDurably(const std::string& path, const std::string& contents) {
+  if (InjectedDiskFull(contents.size())) {
+    Fail(path + ": write failed: " + std::strerror(ENOSPC) +
+         " (injected by SBMT_FAULT_FREE_BYTES_FILE)");
+  }
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) Fail(path + ": cannot create: " + std::strerror(errno));
   size_t written = 0;
@@ -57,6 +76,12 @@ std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) Fail(path + ": cannot read");
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string Megabytes(int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
 }
 
 std::string Hex(uint32_t value) {
@@ -92,11 +117,30 @@ std::string CheckpointStore::StepDir(int64_t step) const {
 
 std::string CheckpointStore::Save(int64_t step, const std::map<std::string, std::string>& files) {
   if (step < 0) Fail("checkpoint step must be >= 0, got " + std::to_string(step));
-  const std::string final_dir = StepDir(step);
   const std::string tmp_dir = (fs::path(root_) / (".tmp_" + std::string(kStepPrefix) +
                                                   std::to_string(step) + "_" +
                                                   std::to_string(::getpid())))
                                   .string();
+  try {
+    return SaveVia(step, files, tmp_dir);
+  } catch (const CheckpointError& e) {
+    std::error_code ec;
+    fs::remove_all(tmp_dir, ec);  // a full disk must not stay full
+    int64_t needed = 0;
+    for (const auto& [name, contents] : files) needed += static_cast<int64_t>(contents.size());
+    const fs::space_info space = fs::space(root_, ec);
+    throw CheckpointError(
+        e.code(),
+        std::string(e.what()) + " (the save needed " + Megabytes(needed) + "; " +
+            (ec ? std::string("free space unknown")
+                : Megabytes(static_cast<int64_t>(space.available)) + " free in " + root_) +
+            ")");
+  }
+}
+
+std::string CheckpointStore::SaveVia(int64_t step, const std::map<std::string, std::string>& files,
+                                     const std::string& tmp_dir) {
+  const std::string final_dir = StepDir(step);
   std::error_code ec;
   fs::remove_all(tmp_dir, ec);
   fs::create_directories(tmp_dir, ec);
@@ -176,19 +220,65 @@ LoadedCheckpoint CheckpointStore::Load(int64_t step) const {
   return c;
 }
 
-std::optional<LoadedCheckpoint> CheckpointStore::LoadLatest(
-    const std::function<void(const std::string&)>& report) const {
+CheckpointStore::Latest CheckpointStore::FindLatest(
+    const std::function<void(const LoadedCheckpoint&)>& validate) const {
+  Latest latest;
   for (int64_t step : CommittedSteps()) {
     try {
-      return Load(step);
+      LoadedCheckpoint c = Load(step);
+      if (validate) validate(c);
+      latest.loaded = std::move(c);
+      return latest;
     } catch (const CheckpointError& e) {
-      if (report) {
-        report("checkpoint step " + std::to_string(step) + " is damaged, trying the previous "
-               "one: " + e.what());
-      }
+      latest.damaged.emplace_back(step, e.what());
     }
   }
-  return std::nullopt;
+  return latest;
+}
+
+std::optional<LoadedCheckpoint> CheckpointStore::LoadLatest(
+    const std::function<void(const std::string&)>& report) {
+  Latest latest = FindLatest();
+  for (const auto& [step, reason] : latest.damaged) {
+    const std::string moved = latest.loaded ? Quarantine(step, reason) : std::string();
+    if (report) {
+      report("checkpoint step " + std::to_string(step) + " is damaged, trying the previous " +
+             "one: " + reason + (moved.empty() ? "" : "; moved to " + moved));
+    }
+  }
+  return latest.loaded;
+}
+
+std::string CheckpointStore::Quarantine(int64_t step, const std::string& reason) {
+  const fs::path damaged = fs::path(root_) / "damaged";
+  std::error_code ec;
+  fs::create_directories(damaged, ec);
+  if (ec) Fail(damaged.string() + ": cannot create: " + ec.message());
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::gmtime(&now));
+  fs::path target = damaged / (kStepPrefix + std::to_string(step) + "-" + stamp);
+  for (int n = 1; fs::exists(target); ++n) {
+    target = damaged / (kStepPrefix + std::to_string(step) + "-" + stamp + "." + std::to_string(n));
+  }
+  fs::rename(StepDir(step), target, ec);
+  if (ec) Fail(StepDir(step) + ": cannot move aside to " + target.string() + ": " + ec.message());
+  SyncDirectory(root_);
+  std::ofstream(target / "REASON") << reason << "\n";
+  return target.string();
+}
+
+int CheckpointStore::RemoveStaleTemporaries() const {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(".tmp_", 0) == 0) {
+      fs::remove_all(entry.path(), ec);
+      ++removed;
+    }
+  }
+  return removed;
 }
 
 void CheckpointStore::Prune() const {
@@ -197,11 +287,7 @@ void CheckpointStore::Prune() const {
   for (size_t i = static_cast<size_t>(keep_last_); i < steps.size(); ++i) {
     fs::remove_all(StepDir(steps[i]), ec);
   }
-  // Leftovers of interrupted saves of this process or earlier ones.
-  for (const auto& entry : fs::directory_iterator(root_, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(".tmp_", 0) == 0) fs::remove_all(entry.path(), ec);
-  }
+  RemoveStaleTemporaries();  // leftovers of interrupted saves of earlier processes
 }
 
 }  // namespace sbmt::trainer

@@ -22,6 +22,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/error.h"
@@ -41,16 +42,34 @@ class CheckpointStore {
   CheckpointStore(std::string root, int keep_last);
 
   // Files are name -> contents; names are plain file names (no '/'). Throws CheckpointError on
-  // I/O failure, leaving committed steps untouched. Returns the step directory.
+  // I/O failure (saying how many bytes the save needed and how many were free), leaving
+  // committed steps untouched and removing its temporary directory. Returns the step directory.
   std::string Save(int64_t step, const std::map<std::string, std::string>& files);
 
   // Committed steps, newest first.
   std::vector<int64_t> CommittedSteps() const;
 
-  // The newest committed step whose files match their MANIFEST (sizes and CRC-32). Each step
-  // skipped, and why, is passed to `report` (e.g. the log). nullopt when none verifies.
+  // The newest committed step whose files match their MANIFEST (sizes and CRC-32) and that
+  // `validate` accepts (it throws CheckpointError for contents it cannot use, such as an
+  // unparsable state.json), and the newer committed steps that failed, with the reason. Moves
+  // nothing: the caller decides (Quarantine, or refuse).
+  struct Latest {
+    std::optional<LoadedCheckpoint> loaded;
+    std::vector<std::pair<int64_t, std::string>> damaged;  // newest first
+  };
+  Latest FindLatest(const std::function<void(const LoadedCheckpoint&)>& validate = {}) const;
+
+  // FindLatest, reporting each damaged step (e.g. to the log) and moving it aside.
   std::optional<LoadedCheckpoint> LoadLatest(
-      const std::function<void(const std::string&)>& report = {}) const;
+      const std::function<void(const std::string&)>& report = {});
+
+  // Moves a damaged step out of the way of later saves, into root/damaged/step_<N>-<time>/ with
+  // a REASON file; never deletes it. Returns the new directory.
+  std::string Quarantine(int64_t step, const std::string& reason);
+
+  // Removes the .tmp_* directories interrupted saves left (at start, before any save of this
+  // run; saves remove their own on failure). Returns how many it removed.
+  int RemoveStaleTemporaries() const;
 
   // Verifies and loads one step; throws CheckpointError saying what is wrong.
   LoadedCheckpoint Load(int64_t step) const;
@@ -58,6 +77,8 @@ class CheckpointStore {
   const std::string& root() const { return root_; }
 
  private:
+  std::string SaveVia(int64_t step, const std::map<std::string, std::string>& files,
+                      const std::string& tmp_dir);
   std::string StepDir(int64_t step) const;
   void Prune() const;
 

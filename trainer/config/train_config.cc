@@ -3,7 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -45,7 +47,8 @@ Field Number(const std::string& key, bool digest, Section TrainConfig::*section,
   return {key, digest,
           [=](TrainConfig& c, const YAML::Node& n) {
             const T value = As<T>(n, what);
-            if (value < min || value > max) {
+            // Written so that NaN fails too (every comparison with NaN is false).
+            if (!(value >= min && value <= max)) {
               throw ConfigError("expected " + std::string(what) + " in [" + Str(min) + ", " +
                                 Str(max) + "], got " + Str(value));
             }
@@ -231,9 +234,15 @@ std::string UnknownKey(const std::string& key) {
 
 void Visit(TrainConfig& c, const YAML::Node& node, const std::string& prefix,
            const std::string& path) {
+  std::map<std::string, int> seen;  // key -> line, to refuse duplicates (YAML forbids them)
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string key = prefix + it->first.as<std::string>();
-    const std::string where = path + ":" + std::to_string(it->first.Mark().line + 1) + ": " + key;
+    const int line = it->first.Mark().line + 1;
+    const std::string where = path + ":" + std::to_string(line) + ": " + key;
+    if (const auto [first, inserted] = seen.emplace(key, line); !inserted) {
+      throw ConfigError(where + ": duplicate key (first set on line " +
+                        std::to_string(first->second) + ")");
+    }
     if (const Field* f = Find(key)) {
       try {
         f->set(c, it->second);
@@ -275,6 +284,12 @@ std::string TrainConfig::ToYaml() const {
   return out;
 }
 
+std::vector<TrainConfig::Setting> TrainConfig::Settings() const {
+  std::vector<Setting> out;
+  for (const Field& f : Schema()) out.push_back({f.key, f.get(*this), f.digest});
+  return out;
+}
+
 std::string TrainConfig::Digest() const {
   uint64_t h = 1469598103934665603ull;  // FNV-1a
   for (const Field& f : Schema()) {
@@ -295,6 +310,10 @@ std::string TrainConfig::Digest() const {
 TrainConfig LoadTrainConfig(const std::string& path, const std::vector<std::string>& overrides) {
   TrainConfig c;
   YAML::Node root;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw ConfigError(path + ": is a directory; expected a YAML config file");
+  }
   try {
     root = YAML::LoadFile(path);
   } catch (const YAML::BadFile&) {

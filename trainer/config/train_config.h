@@ -50,6 +50,9 @@ struct OptimConfig {
   double weight_decay = 0.01;
   double clip_norm = 1.0;
   int64_t accumulation = 1;  // micro-steps per optimizer step on each rank
+  // Steps whose loss or gradient norm is not finite are skipped (not applied); this many in a
+  // row end the job with an error instead.
+  int64_t max_skipped_in_a_row = 10;
 };
 
 struct RunConfig {
@@ -61,6 +64,9 @@ struct RunConfig {
   int64_t checkpoint_every = 1000;
   int64_t keep_checkpoints = 3;
   int64_t threads = 0;  // 0: all cores of this rank
+  // Start from step 0 even though every committed checkpoint of out_dir is damaged (they are
+  // moved aside, not deleted). Without it the worker refuses, naming the damaged steps.
+  bool start_fresh = false;
 };
 
 // Data-parallel settings (trainer/dist); none changes the math, so none is in the digest.
@@ -95,6 +101,14 @@ struct TrainConfig {
   // (model shape and data order; not logging or paths).
   std::string ToYaml() const;
   std::string Digest() const;
+
+  // Every setting as canonical text, in schema order; `resume`: it must match to resume a
+  // checkpoint (the math depends on it).
+  struct Setting {
+    std::string key, value;
+    bool resume = false;
+  };
+  std::vector<Setting> Settings() const;
 };
 
 // Throws ConfigError: "FILE:LINE: KEY: message" for file settings, "--set KEY=VALUE: message"

@@ -97,12 +97,28 @@ TEST(TrainConfig, ErrorsNameFileLineKeyAndExpectation) {
               "--set optim.lrr=1: unknown key (did you mean optim.lr?)");
   ExpectError("data:\n  train: x\n", {"run.seed=-1"}, "--set run.seed=-1: expected a non-negative");
   ExpectError("model: [\n", {}, "bad.yaml:");
+  // Non-finite numbers are refused wherever they are given.
+  ExpectError("data:\n  train: x\noptim:\n  lr: .nan\n", {},
+              "bad.yaml:4: optim.lr: expected a number in [1e-12, 10], got nan");
+  ExpectError("data:\n  train: x\n", {"optim.lr=.nan"}, "--set optim.lr=.nan: expected a number");
+  ExpectError("data:\n  train: x\n", {"model.dropout=.inf"}, "expected a number in [0, 0.99]");
+  ExpectError("data:\n  train: x\n", {"optim.clip_norm=-.inf"}, "optim.clip_norm");
+  ExpectError("data:\n  train: x\n", {"dist.bucket_mb=.nan"}, "dist.bucket_mb");
+  // A key given twice is an error naming both lines, not a silent last-one-wins.
+  ExpectError("data:\n  train: x\noptim:\n  lr: 1e-3\n  warmup_steps: 2\n  lr: 2e-3\n", {},
+              "bad.yaml:6: optim.lr: duplicate key (first set on line 4)");
   ExpectError("model:\n  layers: 2\n", {}, "data.train: no training shards given");
   try {
     LoadTrainConfig("/nonexistent.yaml", {});
     ADD_FAILURE();
   } catch (const ConfigError& e) {
     EXPECT_STREQ(e.what(), "/nonexistent.yaml: cannot read config file");
+  }
+  try {
+    LoadTrainConfig("/tmp", {});
+    ADD_FAILURE();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "/tmp: is a directory; expected a YAML config file");
   }
 }
 

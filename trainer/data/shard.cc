@@ -4,7 +4,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -14,8 +16,29 @@ namespace sbmt::trainer {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'B', 'M', 'T', 'S', 'H', 'R', 'D'};
-constexpr uint32_t kVersion = 1;
+// Version 2 stores the CRC-32 of everything after the header in the header's fourth word
+// (version 1 left it 0); both are read, version 1 without a checksum to compare.
+constexpr uint32_t kVersion = 2;
+
+uint32_t BodyCrc(const char* index, size_t index_bytes, const char* tokens, size_t token_bytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (auto [data, size] : {std::pair{index, index_bytes}, std::pair{tokens, token_bytes}}) {
+    while (size > 0) {  // zlib takes uInt lengths
+      const uInt chunk = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
+      crc = crc32(crc, reinterpret_cast<const Bytef*>(data), chunk);
+      data += chunk;
+      size -= chunk;
+    }
+  }
+  return static_cast<uint32_t>(crc);
+}
 constexpr size_t kHeaderBytes = 8 + 4 * 4 + 8;
+
+std::string Hex(uint32_t value) {
+  char buf[9];
+  std::snprintf(buf, sizeof(buf), "%08x", value);
+  return buf;
+}
 
 [[noreturn]] void Fail(const std::string& path, const std::string& message) {
   throw ShardError(path + ": " + message);
@@ -68,7 +91,10 @@ void ShardWriter::Finish() {
   Put<uint32_t>(header, kVersion);
   Put<uint32_t>(header, vocab_size_);
   Put<uint32_t>(header, max_len_);
-  Put<uint32_t>(header, 0);
+  Put<uint32_t>(
+      header,
+      BodyCrc(reinterpret_cast<const char*>(offsets_.data()), offsets_.size() * sizeof(uint64_t),
+              reinterpret_cast<const char*>(tokens_.data()), tokens_.size() * sizeof(uint16_t)));
   Put<uint64_t>(header, offsets_.size() - 1);
   const std::string tmp = path_ + ".tmp";
   {
@@ -114,8 +140,8 @@ Shard Shard::Open(const std::string& path) {
   const char* p = static_cast<const char*>(s.map_);
   if (std::memcmp(p, kMagic, 8) != 0) Fail(path, "not a shard (bad magic)");
   const uint32_t version = Get<uint32_t>(p + 8);
-  if (version != kVersion) {
-    Fail(path, "unsupported shard version " + std::to_string(version) + " (expected " +
+  if (version != 1 && version != kVersion) {
+    Fail(path, "unsupported shard version " + std::to_string(version) + " (expected 1 or " +
                    std::to_string(kVersion) + ")");
   }
   s.vocab_size_ = Get<uint32_t>(p + 12);
@@ -141,6 +167,23 @@ Shard Shard::Open(const std::string& path) {
     Fail(path, "truncated body: index lists " + std::to_string(s.index_[s.count_]) +
                    " tokens, file holds " + std::to_string(body / sizeof(uint16_t)));
   }
+  s.crc_ = BodyCrc(p + kHeaderBytes, index_bytes, p + kHeaderBytes + index_bytes, body);
+  const uint32_t stored = Get<uint32_t>(p + 20);
+  if (version >= 2 && stored != s.crc_) {
+    Fail(path, "checksum mismatch: the header says CRC-32 " + Hex(stored) + ", the contents give " +
+                   Hex(s.crc_) + "; the file is damaged (prepare it again)");
+  }
+  // Ids are checked once here, so a damaged or foreign shard never reaches the model.
+  for (int64_t i = 0; i < s.count_; ++i) {
+    for (uint64_t t = s.index_[i]; t < s.index_[i + 1]; ++t) {
+      if (s.tokens_[t] >= s.vocab_size_) {
+        Fail(path, "sequence " + std::to_string(i) + ", position " +
+                       std::to_string(t - s.index_[i]) + ": token id " +
+                       std::to_string(s.tokens_[t]) + " outside the shard's vocabulary of " +
+                       std::to_string(s.vocab_size_));
+      }
+    }
+  }
   return s;
 }
 
@@ -154,6 +197,7 @@ Shard& Shard::operator=(Shard&& o) noexcept {
     map_size_ = o.map_size_;
     vocab_size_ = o.vocab_size_;
     max_len_ = o.max_len_;
+    crc_ = o.crc_;
     count_ = o.count_;
     index_ = o.index_;
     tokens_ = o.tokens_;

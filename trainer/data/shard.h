@@ -1,9 +1,10 @@
 // Binary corpus shards: tokenized sequences, memory-mapped for training.
 //
 // File layout (all little-endian):
-//   magic "SBMTSHRD" (8 bytes) | version u32 (1) | vocab_size u32 | max_len u32 | reserved u32
+//   magic "SBMTSHRD" (8 bytes) | version u32 (2) | vocab_size u32 | max_len u32 | crc u32
 //   count u64 | index: (count + 1) x u64 token offsets | tokens: u16 ids
-// Sequence i is tokens[index[i] .. index[i + 1]), already framed as [CLS] ... [SEP].
+// Sequence i is tokens[index[i] .. index[i + 1]), already framed as [CLS] ... [SEP]. crc is the
+// CRC-32 (zlib) of index and tokens; version 1 files (crc 0) are still read, unchecked.
 //
 //   ShardWriter w("train-00000.shard", 30522, 128);
 //   w.Add(ids);  ...  w.Finish();           // written to a temp name, then renamed
@@ -41,7 +42,8 @@ class ShardWriter {
 class Shard {
  public:
   // Maps and validates the file; errors name the file and what is wrong (magic, version,
-  // truncated index or body, decreasing offsets, sequence over max_len).
+  // truncated index or body, decreasing offsets, sequence over max_len, checksum mismatch, a
+  // token id outside the vocabulary with its sequence and position).
   static Shard Open(const std::string& path);
   Shard(Shard&& other) noexcept;
   Shard& operator=(Shard&& other) noexcept;
@@ -60,13 +62,15 @@ class Shard {
   uint32_t max_len() const { return max_len_; }
   const std::string& path() const { return path_; }
   int64_t tokens() const { return count_ == 0 ? 0 : static_cast<int64_t>(index_[count_]); }
+  // CRC-32 of the contents (index and tokens): the shard's identity, whatever its path.
+  uint32_t content_crc() const { return crc_; }
 
  private:
   Shard() = default;
   std::string path_;
   void* map_ = nullptr;
   size_t map_size_ = 0;
-  uint32_t vocab_size_ = 0, max_len_ = 0;
+  uint32_t vocab_size_ = 0, max_len_ = 0, crc_ = 0;
   int64_t count_ = 0;
   const uint64_t* index_ = nullptr;
   const uint16_t* tokens_ = nullptr;

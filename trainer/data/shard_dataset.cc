@@ -1,6 +1,7 @@
 #include "trainer/data/shard_dataset.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 
 #include "runtime/error.h"
@@ -60,6 +61,16 @@ const std::vector<int64_t>& ShardDataset::Order(int64_t epoch) {
     order_epoch_ = epoch;
   }
   return order_;
+}
+
+std::string ShardDataset::ContentDigest() const {
+  std::string out = "crc32:";
+  char buf[16];
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    std::snprintf(buf, sizeof(buf), "%s%08x", i ? "," : "", shards_[i].content_crc());
+    out += buf;
+  }
+  return out;
 }
 
 Shard::View ShardDataset::Sequence(int64_t id) const {

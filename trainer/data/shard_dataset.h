@@ -43,6 +43,8 @@ class ShardDataset {
   int64_t size() const { return total_; }
   uint32_t vocab_size() const { return shards_.front().vocab_size(); }
   uint32_t max_len() const { return shards_.front().max_len(); }
+  // "crc32:<hex>,<hex>,...": the shards' contents in order, whatever their paths.
+  std::string ContentDigest() const;
   // Whole global batches per epoch (the remainder of each epoch is skipped).
   int64_t BatchesPerEpoch(int64_t global_batch) const { return total_ / global_batch; }
 

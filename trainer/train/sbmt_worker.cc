@@ -9,6 +9,8 @@
 // --log-all-ranks. Each step's report goes to the log line and to run.out_dir/metrics.jsonl;
 // evaluates and checkpoints periodically under run.out_dir; resumes from its newest committed
 // checkpoint. An error on any rank is reported with the rank and ends the whole job.
+#include <c10/util/Exception.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -20,14 +22,30 @@
 #include "runtime/compute_threads.h"
 #include "runtime/error.h"
 #include "runtime/library_tuning.h"
+#include "runtime/stop_signal.h"
 #include "trainer/config/train_config.h"
 #include "trainer/dist/placement.h"
 #include "trainer/dist/world.h"
 #include "trainer/tasks/make_task.h"
 #include "trainer/train/trainer.h"
 
+namespace {
+
+// The message of an exception as a user should see it: LibTorch's errors carry a C++
+// backtrace in what(); only its first part is for users.
+std::string UserMessage(const std::exception& e) {
+  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e)) {
+    return torch_error->what_without_backtrace();
+  }
+  return e.what();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   sbmt::runtime::ReexecWithTunedLibraries(argv);
+  // SIGTERM / SIGINT: finish the step, commit a checkpoint, exit 0 (a second signal stops now).
+  sbmt::runtime::InstallStopSignalHandlers();
   CLI::App app("sbmt training worker");
   std::string config_path;
   std::vector<std::string> overrides;
@@ -75,10 +93,15 @@ int main(int argc, char** argv) {
           (config.run.threads == 1 ? " thread per rank" : " threads per rank"));
     }
     const std::unique_ptr<sbmt::trainer::Task> task = sbmt::trainer::MakeTask(config);
+    // Outputs are checked before training, not after hours of it.
+    if (!export_dir.empty() && comm->rank() == 0) task->CheckCanExport(export_dir);
     sbmt::trainer::Trainer trainer(config, *task, log, comm.get(), log_all_ranks);
     const sbmt::trainer::TrainResult r = trainer.Run(max_steps);
     if (log_all_ranks || comm->rank() == 0) {
-      log("done at step " + std::to_string(r.final_step) +
+      log(std::string(r.stop_signal
+                          ? "stopped by signal " + std::to_string(r.stop_signal) + " at step "
+                          : "done at step ") +
+          std::to_string(r.final_step) +
           (r.last_checkpoint.empty() ? "" : "; last checkpoint " + r.last_checkpoint));
     }
     if (!export_dir.empty() && comm->rank() == 0) {
@@ -90,7 +113,7 @@ int main(int argc, char** argv) {
     const std::string message =
         std::string("error") +
         (error ? std::string(" (") + sbmt::ErrorCodeName(error->code()) + ")" : std::string()) +
-        ": " + e.what();
+        ": " + UserMessage(e);
     // Peers would wait for this rank's next collective: end the job now, saying who failed.
     if (comm && comm->size() > 1) comm->Abort(message);
     std::fprintf(stderr, "sbmt_worker: %s%s\n", who.c_str(), message.c_str());

@@ -9,7 +9,9 @@ void Task::InitFrom(const std::string& dir, const Log&) {
                                                " cannot start from a Hugging Face directory");
 }
 
-void Task::ExportHuggingFace(const std::string& dir) const {
+void Task::ExportHuggingFace(const std::string& dir) const { CheckCanExport(dir); }
+
+void Task::CheckCanExport(const std::string& dir) const {
   throw Error(ErrorCode::kInvalidArgument,
               "--export-hf=" + dir + ": task " + name() + " has no Hugging Face export");
 }

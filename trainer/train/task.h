@@ -87,6 +87,13 @@ class Task {
   virtual void InitFrom(const std::string& dir, const Log& log);
   // Writes the model as a Hugging Face directory (--export-hf). The default refuses.
   virtual void ExportHuggingFace(const std::string& dir) const;
+  // Throws (before training) when ExportHuggingFace(dir) could not succeed, e.g. without a
+  // readable vocabulary, so that a run does not train for hours and then fail to export.
+  virtual void CheckCanExport(const std::string& dir) const;
+
+  // The identity of the training data by content (checksums, not paths), stored in checkpoints:
+  // a resumed run must see the same data, wherever its files now live.
+  virtual std::string DataIdentity() const = 0;
 };
 
 }  // namespace sbmt::trainer

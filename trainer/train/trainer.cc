@@ -7,6 +7,7 @@
 
 #include "runtime/compute_threads.h"
 #include "runtime/hash.h"
+#include "runtime/stop_signal.h"
 #include "trainer/dist/in_process_communicator.h"
 #include "trainer/train/trainer_state.h"
 
@@ -89,23 +90,36 @@ Trainer::State::State(TrainConfig c, Task& t, Log l, dist::Communicator* given, 
       comm(given ? given : own_comm.get()),
       timeout(std::chrono::seconds(config.dist.timeout_s)) {}
 
-void Trainer::State::CheckSameConfigEverywhere() const {
-  std::string mine = config.Digest();
-  mine.resize(64, ' ');
-  std::vector<uint8_t> all(64 * comm->size());
-  comm->AllGather(dist::Buffer::Of(reinterpret_cast<uint8_t*>(mine.data()), 64),
+void Trainer::State::CheckSameSettingsEverywhere() const {
+  std::vector<TrainConfig::Setting> settings = config.Settings();
+  std::vector<int64_t> mine;  // FNV-1a of each value (as int64: the collectives' type)
+  for (const TrainConfig::Setting& setting : settings) {
+    // Threads per rank follow each node's cores; everything else must be the same everywhere.
+    const std::string text = setting.key == "run.threads" ? "" : setting.value;
+    uint64_t h = 1469598103934665603ull;
+    for (char ch : text) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+    mine.push_back(static_cast<int64_t>(h));
+  }
+  const size_t n = mine.size();
+  std::vector<int64_t> all(n * comm->size());
+  comm->AllGather(dist::Buffer::Of(mine.data(), static_cast<int64_t>(n)),
                   dist::Buffer::Of(all.data(), static_cast<int64_t>(all.size())))
       ->Wait(timeout);
   std::string differing;
-  for (int r = 1; r < comm->size(); ++r) {
-    if (std::memcmp(all.data() + 64 * r, all.data(), 64) != 0) {
-      differing += (differing.empty() ? "" : ", ") + std::to_string(r);
+  for (size_t k = 0; k < n; ++k) {
+    std::string ranks;
+    for (int r = 1; r < comm->size(); ++r) {
+      if (all[r * n + k] != all[k]) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+    }
+    if (!ranks.empty()) {
+      differing += (differing.empty() ? "" : "; ") + settings[k].key + " (ranks " + ranks +
+                   " differ from rank 0" +
+                   (comm->rank() == 0 ? ", whose value is " + settings[k].value : "") + ")";
     }
   }
   if (!differing.empty()) {
-    throw ConfigError("the configuration differs across ranks (digest of rank 0: " +
-                      config.Digest().substr(0, 16) + "; ranks " + differing +
-                      " differ): start every rank with the same --config and --set values");
+    throw ConfigError("the configuration differs across ranks: " + differing +
+                      ". Start every rank with the same --config and --set values");
   }
 }
 
@@ -134,7 +148,7 @@ double Trainer::State::LearningRate(int64_t s) const {
   return o.lr * std::max(0.0, (o.total_steps - t) / std::max(1.0, left));
 }
 
-v1::StepReport Trainer::State::Step() {
+v1::StepReport Trainer::State::Step(bool* stop_requested) {
   const TrainConfig& c = config;
   const auto start = Clock::now();
   const int world = comm->size(), rank = comm->rank();
@@ -161,10 +175,11 @@ v1::StepReport Trainer::State::Step() {
   const GlobalBatchCounts global{c.data.global_batch, counts[0]};
   phases.set_data(Since(start));
 
-  // sums: objective, task loss, tokens, task stats, then per-head attention statistics.
+  // sums: objective, task loss, tokens, task stats, per-head attention statistics, and last
+  // the ranks that received a stop signal (so every rank stops after the same step).
   const HeadStatsLayout layout = LayoutOf(c.model);
   const int stats = task.stats_size();
-  std::vector<double> sums(3 + stats + layout.size(), 0.0);
+  std::vector<double> sums(3 + stats + layout.size() + 1, 0.0);
   double forward_s = 0, backward_s = 0;
   for (int64_t m = 0; m < accumulation; ++m) {
     const int64_t first_example = rank * per_rank + m * micro;
@@ -187,7 +202,9 @@ v1::StepReport Trainer::State::Step() {
                sums.data() + 3 + stats);
   }
   const double exposed = reducer->FinishReduction();
+  sums.back() = runtime::PendingStopSignal() != 0 ? 1.0 : 0.0;
   SumOverRanks(sums);
+  *stop_requested = sums.back() > 0;
   phases.set_forward(forward_s);
   phases.set_backward(backward_s);
   phases.set_exposed_comm(exposed);
@@ -203,8 +220,10 @@ v1::StepReport Trainer::State::Step() {
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     }
     optimizer->step();
+    skipped_in_a_row = 0;
   } else {
     ++skipped_steps;
+    ++skipped_in_a_row;
     report.set_skipped(true);
     report.set_skip_reason(std::isfinite(sums[0]) ? "non-finite gradient norm" : "non-finite loss");
   }
@@ -292,13 +311,14 @@ Trainer::Trainer(TrainConfig config, Task& task, Log log, dist::Communicator* co
     : s_(std::make_unique<State>(std::move(config), task, std::move(log), comm, log_all_ranks)) {
   State& s = *s_;
   if (s.config.run.threads > 0) runtime::SetComputeThreads(static_cast<int>(s.config.run.threads));
+  if (s.comm->rank() == 0) s.lock = std::make_unique<RunLock>(s.config.run.out_dir);
   s.CheckWorldSplitsBatch();
   if (task.train_examples() < s.config.data.global_batch) {
     throw ConfigError("data.global_batch (" + std::to_string(s.config.data.global_batch) +
                       ") exceeds the " + std::to_string(task.train_examples()) +
                       " training examples of task " + task.name());
   }
-  s.CheckSameConfigEverywhere();
+  s.CheckSameSettingsEverywhere();
   std::vector<torch::Tensor> decay, no_decay;
   for (const auto& p : task.model().named_parameters()) {
     s.params.emplace_back(p.key(), p.value());
@@ -338,6 +358,12 @@ void Trainer::OnEval(std::function<void(const v1::EvalReport&)> observer) {
 TrainResult Trainer::Run(int64_t max_steps) {
   State& s = *s_;
   const TrainConfig& c = s.config;
+  if (s.comm->rank() == 0) {
+    if (const int stale = s.store.RemoveStaleTemporaries()) {
+      s.Say("removed " + std::to_string(stale) +
+            " unfinished checkpoint save(s) of an earlier run");
+    }
+  }
   if (!s.Resume() && !c.model.init_from.empty()) {
     s.task.InitFrom(c.model.init_from, [&s](const std::string& m) { s.Say(m); });
   }
@@ -357,20 +383,33 @@ TrainResult Trainer::Run(int64_t max_steps) {
     }
   }
   s.task.model().train();
+  auto save = [&](v1::StepReport& report) {
+    const auto t = Clock::now();
+    // Rank 0 writes and commits; the barrier holds every rank until the step is committed.
+    if (s.comm->rank() == 0) result.last_checkpoint = s.Save();
+    s.comm->Barrier()->Wait(s.timeout);
+    s.last_saved_step = s.step;
+    report.mutable_phases()->set_checkpoint(Since(t));
+    report.set_checkpoint(s.store.root() + "/step_" + std::to_string(s.step));
+    report.set_step_seconds(report.step_seconds() + report.phases().checkpoint());
+  };
   while (s.step < c.optim.total_steps && (max_steps < 0 || result.steps_done < max_steps)) {
-    v1::StepReport report = s.Step();
+    bool stop = false;
+    v1::StepReport report = s.Step(&stop);
     ++result.steps_done;
-    if (s.step % c.run.checkpoint_every == 0 || s.step == c.optim.total_steps) {
-      const auto t = Clock::now();
-      // Rank 0 writes and commits; the barrier holds every rank until the step is committed.
-      if (s.comm->rank() == 0) result.last_checkpoint = s.Save();
-      s.comm->Barrier()->Wait(s.timeout);
-      report.mutable_phases()->set_checkpoint(Since(t));
-      report.set_checkpoint(s.comm->rank() == 0
-                                ? result.last_checkpoint
-                                : s.store.root() + "/step_" + std::to_string(s.step));
-      report.set_step_seconds(report.step_seconds() + report.phases().checkpoint());
+    // Stopping (a signal, or the last step of --max-steps) commits the step first, so no work
+    // is lost. Skipped steps changed nothing; a run of them ends the job.
+    const bool last =
+        stop || s.step == c.optim.total_steps || (max_steps >= 0 && result.steps_done == max_steps);
+    if (s.skipped_in_a_row >= c.optim.max_skipped_in_a_row) {
+      s.Publish(report);
+      throw Error(ErrorCode::kFailedPrecondition,
+                  std::to_string(s.skipped_in_a_row) + " steps in a row were skipped (" +
+                      report.skip_reason() + ", last at step " + std::to_string(s.step) +
+                      "); the weights of step " + std::to_string(s.last_saved_step) +
+                      " are the last good ones. Lower optim.lr or check the data");
     }
+    if (s.step % c.run.checkpoint_every == 0 || last) save(report);
     report.set_unix_time(UnixTime());
     result.last_loss = report.loss();
     // Benchmarks compare the training work of steps: checkpoint time is left out.
@@ -378,6 +417,11 @@ TrainResult Trainer::Run(int64_t max_steps) {
     result.exposed_comm_seconds.push_back(report.phases().exposed_comm());
     result.step_tokens.push_back(report.tokens());
     s.Publish(report);
+    if (stop) {
+      result.stop_signal = runtime::PendingStopSignal();
+      s.Say("stop requested: committed step " + std::to_string(s.step) + ", exiting");
+      break;
+    }
     if (s.step % c.run.eval_every == 0 || s.step == c.optim.total_steps) {
       if (auto eval = s.Evaluate()) {
         result.last_eval_loss = eval->loss();

@@ -38,6 +38,7 @@ struct TrainResult {
   double last_loss = 0;        // training loss of the last step
   double last_eval_loss = -1;  // -1 without evaluation data
   std::string last_checkpoint;
+  int stop_signal = 0;  // the signal that stopped the run early (after committing), or 0
   // Per step of this Run(): wall seconds, global tokens, and seconds of communication that
   // backward did not hide (benchmarks read these).
   std::vector<double> step_seconds, exposed_comm_seconds;
@@ -54,7 +55,8 @@ class Trainer {
           bool log_all_ranks = false);
   ~Trainer();
 
-  // Trains until optim.total_steps, or for at most `max_steps` more steps when >= 0.
+  // Trains until optim.total_steps, or for at most `max_steps` more steps when >= 0, or until
+  // a stop signal (runtime/stop_signal.h) reaches any rank. The last step is always committed.
   TrainResult Run(int64_t max_steps = -1);
 
   // Observers of every step's and evaluation's report, on every rank (after the log line).

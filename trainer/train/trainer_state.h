@@ -19,6 +19,7 @@
 #include "trainer/dist/communicator.h"
 #include "trainer/dist/gradient_reducer.h"
 #include "trainer/train/report_sinks.h"
+#include "trainer/train/run_lock.h"
 #include "trainer/train/task.h"
 #include "trainer/train/trainer.h"
 
@@ -34,8 +35,10 @@ struct Trainer::State {
   std::unique_ptr<torch::optim::AdamW> optimizer;
   CheckpointStore store;
   int64_t step = 0;
+  int64_t last_saved_step = -1;  // the step of the newest checkpoint this run wrote or loaded
   DataPosition position;
-  int64_t skipped_steps = 0;
+  int64_t skipped_steps = 0, skipped_in_a_row = 0;
+  std::unique_ptr<RunLock> lock;                 // rank 0: one worker per run directory
   std::unique_ptr<dist::Communicator> own_comm;  // the world of one, without a given communicator
   dist::Communicator* comm;
   std::chrono::milliseconds timeout;
@@ -59,12 +62,16 @@ struct Trainer::State {
         ->Wait(timeout);
   }
 
-  void CheckSameConfigEverywhere() const;
   void CheckWorldSplitsBatch() const;
   double LearningRate(int64_t s) const;  // s: the step being taken, from 0
 
-  // One optimizer step; returns its report (checkpoint not yet written).
-  v1::StepReport Step();
+  // Compares every setting across ranks (except run.threads, which may differ per node);
+  // throws ConfigError naming the keys that differ.
+  void CheckSameSettingsEverywhere() const;
+
+  // One optimizer step; returns its report (checkpoint not yet written). `stop_requested` is
+  // set when any rank has received a stop signal (all ranks see the same value).
+  v1::StepReport Step(bool* stop_requested);
   // Evaluates on the task's evaluation batches, shared out over the ranks.
   std::optional<v1::EvalReport> Evaluate();
   void Publish(const v1::StepReport& report);
@@ -72,6 +79,7 @@ struct Trainer::State {
 
   // Checkpoints (trainer_checkpoint.cc).
   std::string Save();
+  void Validate(const LoadedCheckpoint& c) const;
   std::optional<LoadedCheckpoint> LoadLatestEverywhere();
   bool Resume();
 };

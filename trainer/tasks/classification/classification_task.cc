@@ -1,8 +1,11 @@
 #include "trainer/tasks/classification/classification_task.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
+#include <iterator>
 
+#include "trainer/checkpoint/checkpoint_store.h"
 #include "trainer/data/shard_dataset.h"
 #include "trainer/data/wordpiece_tokenizer.h"
 
@@ -64,6 +67,13 @@ ClassificationTask::ClassificationTask(const TrainConfig& config) : config_(conf
   pad_id_ = WordPieceTokenizer::FromFile(config.data.vocab).pad_id();
   const int64_t max_length = config.model.max_positions;
   train_ = ReadLabelledSentences(t.train, config.data.vocab, t.labels, max_length);
+  {
+    std::ifstream in(t.train, std::ios::binary);
+    const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "crc32:%08x", Crc32(bytes));
+    data_identity_ = buf;
+  }
   if (!t.valid.empty()) {
     valid_ = ReadLabelledSentences(t.valid, config.data.vocab, t.labels, max_length);
   }

@@ -44,12 +44,14 @@ class ClassificationTask : public Task {
                       const GlobalBatchCounts& global) override;
   int stats_size() const override { return 1; }  // correct predictions
   Metrics MetricsOf(const std::vector<double>& stats, int64_t loss_terms) const override;
+  std::string DataIdentity() const override { return data_identity_; }
 
  private:
   std::unique_ptr<TaskBatch> Batch(const std::vector<const LabelledSentence*>& rows) const;
 
   TrainConfig config_;
   int32_t pad_id_ = 0;
+  std::string data_identity_;  // CRC-32 of the training file's bytes
   std::vector<LabelledSentence> train_, valid_;
   int64_t order_epoch_ = -1;
   std::vector<int64_t> order_;

@@ -1,6 +1,10 @@
 #include "trainer/tasks/mlm/mlm_task.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "trainer/checkpoint/hf_export.h"
 #include "trainer/checkpoint/tensor_io.h"
@@ -59,6 +63,14 @@ MlmTask::MlmTask(const TrainConfig& config) : config_(config) {
   }
   if (!d.valid.empty()) {
     valid_ = std::make_unique<ShardDataset>(std::vector<std::string>{d.valid}, 0);
+    if (valid_->vocab_size() != train_->vocab_size() ||
+        static_cast<int64_t>(valid_->max_len()) > config.model.max_positions) {
+      throw ConfigError("data.valid: " + d.valid + " has vocabulary " +
+                        std::to_string(valid_->vocab_size()) + " and sequences of up to " +
+                        std::to_string(valid_->max_len()) + " tokens; the model takes vocabulary " +
+                        std::to_string(config.model.vocab_size) + " and at most " +
+                        std::to_string(config.model.max_positions) + " positions");
+    }
   }
   model_ = std::make_shared<BertForMaskedLM>(config.model, config.run.seed);
 }
@@ -132,9 +144,43 @@ void MlmTask::InitFrom(const std::string& dir, const Log& log) {
       " parameters kept their initialization)");
 }
 
+void MlmTask::CheckCanExport(const std::string& dir) const {
+  namespace fs = std::filesystem;
+  if (dir.empty()) throw ConfigError("--export-hf: expected a directory, got an empty path");
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
+    throw ConfigError("--export-hf=" + dir + ": exists and is not a directory");
+  }
+  const fs::path parent = fs::absolute(dir, ec).parent_path();
+  fs::create_directories(parent, ec);
+  if (ec || ::access(parent.c_str(), W_OK) != 0) {
+    throw ConfigError("--export-hf=" + dir + ": cannot write in " + parent.string());
+  }
+  if (std::ifstream(config_.data.vocab).fail()) {  // copied into the export as vocab.txt
+    throw ConfigError("--export-hf=" + dir + ": data.vocab " + config_.data.vocab +
+                      " is not readable");
+  }
+}
+
+// Written next to `dir` and renamed into place: an interrupted export never leaves a
+// half-written directory under the name a loader would open.
 void MlmTask::ExportHuggingFace(const std::string& dir) const {
+  namespace fs = std::filesystem;
+  CheckCanExport(dir);
+  const std::string partial = dir + ".partial";
+  std::error_code ec;
+  fs::remove_all(partial, ec);
   sbmt::trainer::ExportHuggingFace(ToSafeTensors(model_->named_parameters()), config_.model,
-                                   config_.data.vocab, dir);
+                                   config_.data.vocab, partial);
+  if (fs::exists(dir)) {
+    const std::string old = dir + ".old";
+    fs::remove_all(old, ec);
+    fs::rename(dir, old);
+    fs::rename(partial, dir);
+    fs::remove_all(old, ec);
+  } else {
+    fs::rename(partial, dir);
+  }
 }
 
 }  // namespace sbmt::trainer

@@ -36,6 +36,8 @@ class MlmTask : public Task {
   Metrics MetricsOf(const std::vector<double>& stats, int64_t loss_terms) const override;
   void InitFrom(const std::string& dir, const Log& log) override;
   void ExportHuggingFace(const std::string& dir) const override;
+  void CheckCanExport(const std::string& dir) const override;
+  std::string DataIdentity() const override { return train_->ContentDigest(); }
 
   const MaskingOptions& masking() const { return masking_; }
 

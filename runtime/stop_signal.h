@@ -1,0 +1,20 @@
+// Graceful stop on SIGTERM and SIGINT: what Slurm, Kubernetes and a user's Ctrl-C send before
+// they kill. The first signal only sets a flag that long-running loops poll (the Trainer
+// finishes its step, commits a checkpoint and returns); a second one ends the process at once,
+// as the signal's default action would.
+//
+//   runtime::InstallStopSignalHandlers();      // once, early in main
+//   if (runtime::PendingStopSignal() != 0) { ...finish cleanly... }
+#pragma once
+
+namespace sbmt::runtime {
+
+void InstallStopSignalHandlers();
+
+// The first stop signal received (SIGTERM or SIGINT), or 0.
+int PendingStopSignal();
+
+// For tests: as if `signal` had been received (0 clears it).
+void SetPendingStopSignalForTesting(int signal);
+
+}  // namespace sbmt::runtime
