@@ -202,10 +202,26 @@ NpyArray ReadNpy(const std::string& path) {
   array.path = path;
   Layout layout;
   ParseHeader(path, header, array, layout);
+  // What the header claims is checked against what the file holds before anything is
+  // allocated: a damaged header must not ask for gigabytes (or overflow the size).
+  const std::streamoff data_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const int64_t available = static_cast<int64_t>(in.tellg() - data_start);
+  in.seekg(data_start);
+  const int64_t width = ElementSize(array.descr);
+  int64_t elements = 1;
   for (int64_t d : array.shape) {
     if (d < 0) Fail(path, "negative dimension in shape " + array.ShapeString());
   }
-  const int64_t bytes = array.size() * ElementSize(array.descr);
+  const bool empty = std::find(array.shape.begin(), array.shape.end(), 0) != array.shape.end();
+  for (int64_t d : empty ? std::vector<int64_t>{0} : array.shape) {
+    if (d > 0 && elements > available / width / d) {
+      Fail(path, "truncated data: shape " + array.ShapeString() + " of " + array.descr +
+                     " needs more than the " + std::to_string(available) + " bytes the file holds");
+    }
+    elements *= d;
+  }
+  const int64_t bytes = elements * width;
   array.bytes.resize(bytes);
   if (!in.read(array.bytes.data(), bytes)) {
     Fail(path, "truncated data: shape " + array.ShapeString() + " of " + array.descr + " needs " +

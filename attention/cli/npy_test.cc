@@ -93,7 +93,12 @@ TEST(Npy, ReportsBadFilesWithPathAndReason) {
   WriteNpy(path, {4, 4}, std::vector<double>(16, 1.0));
   const std::string full = Slurp(path);
   Spit(path, full.substr(0, full.size() - 8));
-  ExpectError(path, "truncated data: shape (4, 4) of <f8 needs 128 bytes");
+  ExpectError(path, "truncated data: shape (4, 4) of <f8 needs more than the 120 bytes");
+  // A header claiming a huge array is refused before anything is allocated.
+  std::string huge = full;
+  huge.replace(huge.find("(4, 4)"), 6, "(9999999999, 99999)");
+  Spit(path, huge);
+  ExpectError(path, "shape (9999999999, 99999) of <f8 needs more than the");
   for (const char* dtype : {"<f2", "|u1", "<c16", "|b1"}) {
     std::string other = full;
     other.replace(other.find("'<f8'"), 5, std::string("'") + dtype + "'");

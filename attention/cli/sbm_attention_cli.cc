@@ -52,6 +52,10 @@ NpyArray Read2d(const std::string& flag, const std::string& path, int64_t rows, 
   if (a.shape[0] == 0 && flag != "edges") {
     throw CliError("--" + flag + "=" + path + ": expected at least one row");
   }
+  if (a.shape[1] == 0) {  // a zero-width q/k/v or membership divides by zero further on
+    throw CliError("--" + flag + "=" + path + ": expected at least one column, got " +
+                   a.ShapeString());
+  }
   return a;
 }
 

@@ -193,6 +193,17 @@ TEST(SbmAttentionCli, BadInputGivesClearErrors) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("edge 1 is (2, 4), outside [0, 3) x [0, 4)"), std::string::npos) << r.err;
 
+  // Zero-width q, k and v (head dimension 0) divided by zero (SIGFPE) before.
+  WriteNpy(dir + "/q0.npy", {3, 0}, std::vector<double>{});
+  WriteNpy(dir + "/k0.npy", {4, 0}, std::vector<double>{});
+  WriteNpy(dir + "/v0.npy", {4, 0}, std::vector<double>{});
+  r = RunCli(dir, "--q=" + dir + "/q0.npy --k=" + dir + "/k0.npy --v=" + dir +
+                      "/v0.npy --edges=" + dir + "/e.npy --out-dir=" + dir + "/o");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--q=" + dir + "/q0.npy: expected at least one column, got (3, 0)"),
+            std::string::npos)
+      << r.err;
+
   r = RunCli(dir, qk + "--v=" + dir + "/v4.npy --y=" + dir + "/q.npy");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--y, --z and --b go together"), std::string::npos) << r.err;

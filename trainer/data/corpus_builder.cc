@@ -175,6 +175,10 @@ CorpusStats BuildCorpus(const CorpusOptions& o,
   CorpusProgress prog;
   for (const fs::path& f : files) prog.bytes_total += static_cast<int64_t>(fs::file_size(f, ec));
   const auto t0 = std::chrono::steady_clock::now();
+  if (o.threads < 0 || o.threads > kMaxThreads) {
+    throw CorpusError("threads: expected 0 (all cores) to " + std::to_string(kMaxThreads) +
+                      ", got " + std::to_string(o.threads));
+  }
   const int threads = o.threads > 0 ? o.threads
                                     : std::max(1u, std::thread::hardware_concurrency());
 
@@ -200,12 +204,20 @@ CorpusStats BuildCorpus(const CorpusOptions& o,
     std::vector<std::vector<std::vector<int32_t>>> packed(docs.size());
     std::vector<int64_t> invalid(docs.size(), 0);
     std::vector<std::thread> workers;
-    for (int t = 0; t < threads; ++t) {
-      workers.emplace_back([&, t] {
-        for (size_t i = static_cast<size_t>(t); i < docs.size(); i += static_cast<size_t>(threads)) {
-          packed[i] = Pack(docs[i], tok, o, &invalid[i]);
-        }
-      });
+    try {
+      for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+          for (size_t i = static_cast<size_t>(t); i < docs.size();
+               i += static_cast<size_t>(threads)) {
+            packed[i] = Pack(docs[i], tok, o, &invalid[i]);
+          }
+        });
+      }
+    } catch (const std::system_error& e) {  // out of memory or of processes: say so, cleanly
+      for (std::thread& w : workers) w.join();
+      throw CorpusError("threads: could not start thread " + std::to_string(workers.size() + 1) +
+                        " of " + std::to_string(threads) + " (" + e.what() +
+                        "); use fewer --threads");
     }
     for (std::thread& w : workers) w.join();
     for (size_t i = 0; i < docs.size(); ++i) {

@@ -18,6 +18,9 @@
 
 namespace sbmt::trainer {
 
+// Tokenizer threads beyond this only cost memory: tokenizing is bound by the cores.
+inline constexpr int kMaxThreads = 256;
+
 SBMT_DEFINE_ERROR(CorpusError, ErrorCode::kInvalidArgument);
 
 struct CorpusOptions {
@@ -27,7 +30,7 @@ struct CorpusOptions {
   int max_len = 128;
   double valid_fraction = 0.02;      // share of documents held out
   uint64_t seed = 0;
-  int threads = 0;                   // 0: all cores
+  int threads = 0;  // 0: all cores; at most kMaxThreads
   int64_t sequences_per_shard = 100000;
   int min_tokens = 8;                // shorter document tails are dropped
 };

@@ -125,5 +125,23 @@ TEST(CorpusBuilder, ErrorsNameTheFileAndLine) {
   EXPECT_THROW(BuildCorpus(o), CorpusError);
 }
 
+// --threads=1000 was a `terminate called without an active exception` under a memory limit:
+// thread counts are bounded, and a thread that cannot start is an error saying so.
+TEST(CorpusBuilder, ThreadCountIsBounded) {
+  const fs::path dir = testing::FreshDir("threads");
+  CorpusOptions o = Fixture(dir);
+  o.threads = 1000;
+  try {
+    BuildCorpus(o);
+    ADD_FAILURE() << "expected an error";
+  } catch (const CorpusError& e) {
+    EXPECT_NE(std::string(e.what()).find("threads: expected 0 (all cores) to 256, got 1000"),
+              std::string::npos)
+        << e.what();
+  }
+  o.threads = kMaxThreads;  // the bound itself works
+  EXPECT_GT(BuildCorpus(o).documents, 0);
+}
+
 }  // namespace
 }  // namespace sbmt::trainer

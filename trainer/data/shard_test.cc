@@ -72,6 +72,33 @@ TEST(Shard, RejectsWrongMagicAndTruncation) {
   EXPECT_THROW(w.Add({1, 100}), ShardError);
 }
 
+// A flipped token fails the checksum when the shard opens; an id outside the vocabulary (in a
+// version 1 shard, which has no checksum) is named with its sequence and position. Before,
+// both reached the model as "index out of range in self" with a C++ backtrace.
+TEST(Shard, ChecksumAndTokenIdsAreVerifiedWhenOpened) {
+  const std::string path = MakeShard("crc.shard", 5, 0);
+  const std::string bytes = testing::ReadFile(path);
+  const Shard good = Shard::Open(path);
+  EXPECT_NE(good.content_crc(), 0u);
+  std::string flipped = bytes;
+  flipped[flipped.size() - 3] ^= 0x01;  // a token of the last sequence
+  const std::string bad = testing::TempPath("crc_bad.shard");
+  testing::WriteFile(bad, flipped);
+  ExpectOpenError(bad, "checksum mismatch");
+  // The same shard as version 1 (no checksum): still readable, same contents.
+  std::string v1 = bytes;
+  v1[8] = 1;
+  for (int i = 20; i < 24; ++i) v1[i] = 0;
+  testing::WriteFile(bad, v1);
+  EXPECT_EQ(Shard::Open(bad).content_crc(), good.content_crc());
+  // An id past the vocabulary of 30522 in sequence 4 (tokens 101, 1004 x5, 102), position 2.
+  const size_t token = v1.size() - 2 * 5;
+  v1[token] = static_cast<char>(0xff);
+  v1[token + 1] = static_cast<char>(0xff);
+  testing::WriteFile(bad, v1);
+  ExpectOpenError(bad, "sequence 4, position 2: token id 65535 outside the shard's vocabulary");
+}
+
 TEST(ShardDataset, DeterministicOrderCoversEveryEpochAndDependsOnSeed) {
   const std::vector<std::string> paths = {MakeShard("d0.shard", 10, 0), MakeShard("d1.shard", 13, 100)};
   ShardDataset a(paths, 1), b(paths, 1), c(paths, 2);

@@ -40,7 +40,7 @@ nlohmann::json ResumeSettings(const TrainConfig& config) {
 
 // The parsed state.json; throws CheckpointError naming the file for anything missing.
 struct CheckpointState {
-  int64_t step = 0, epoch = 0, batch = 0, total_steps = 0;
+  int64_t step = 0, epoch = 0, batch = 0, total_steps = 0, threads = 0;
   int world_size = 1;
   nlohmann::json settings;  // null in checkpoints written before settings were stored
   std::string data, digest;
@@ -56,6 +56,7 @@ CheckpointState ParseState(const LoadedCheckpoint& c) {
     s.batch = j.at("batch").get<int64_t>();
     s.world_size = j.value("world_size", 1);
     s.total_steps = j.value("total_steps", int64_t{0});
+    s.threads = j.value("threads", int64_t{0});
     s.digest = j.value("config_digest", "");
     if (j.contains("settings")) s.settings = j.at("settings");
     s.data = j.value("data", "");
@@ -125,6 +126,7 @@ std::string Trainer::State::Save() {
                           {"settings", ResumeSettings(config)},
                           {"data", task.DataIdentity()},
                           {"total_steps", config.optim.total_steps},
+                          {"threads", config.run.threads},
                           {"world_size", comm->size()}};
   const std::string dir = store.Save(
       step, {{"model.safetensors", SerializeSafetensors(weights, {{"format", "pt"}})},
@@ -240,6 +242,12 @@ bool Trainer::State::Resume() {
     Say("the checkpoint was written at world size " + std::to_string(state.world_size) +
         ", this run has " + std::to_string(comm->size()) +
         ": same global batch and data order; float sums may round differently");
+  }
+  if (state.threads > 0 && state.threads != config.run.threads) {
+    Say("the checkpoint was written with " + std::to_string(state.threads) +
+        " threads per rank, this run has " + std::to_string(config.run.threads) +
+        ": LibTorch's matrix products sum in another order, so the weights will differ from an "
+        "uninterrupted run by float rounding (bitwise identity needs the same threads per rank)");
   }
   if (state.total_steps > 0 && state.total_steps != config.optim.total_steps) {
     Say("optim.total_steps changed from " + std::to_string(state.total_steps) + " to " +

@@ -271,9 +271,12 @@ TEST(TrainerHardening, ResumeComparesSettingsAndDataContentNotPaths) {
   TrainConfig moved = c;
   moved.data.train = {(data / ".." / data.filename() / "linked.shard").string()};
   moved.optim.total_steps = 12;
+  moved.run.threads = 2;  // allowed, with a note: bitwise identity needs the same threads
   const Outcome longer = Train(moved);
   EXPECT_EQ(longer.result.final_step, 12);
   EXPECT_NE(longer.All().find("optim.total_steps changed from 8 to 12"), std::string::npos);
+  EXPECT_NE(longer.All().find("written with 1 threads per rank, this run has 2"), std::string::npos)
+      << longer.All();
   TrainConfig other = moved;
   other.optim.lr = 1e-2;
   other.optim.total_steps = 16;
