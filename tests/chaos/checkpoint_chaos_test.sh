@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fault injection on checkpoints, with real worker processes:
-#  - kill -9 at random moments of a run that saves and prunes a checkpoint every step
-#    (20 times for one process, 10 times for a 2-rank mpirun job), resuming after each;
+#  - kill -9 at random moments of a run that saves and prunes a checkpoint every step, its
+#    writes slowed by the writer's fault hook so that kills land inside saves (20 times for one
+#    process, 10 times for a 2-rank mpirun job), resuming after each;
 #  - a disk that fills (saves fail) and empties again (the worker is restarted), 4 times, by the
 #    checkpoint writer's fault hook (SBMT_FAULT_FREE_BYTES_FILE).
 # After every fault, each committed step on disk must be bitwise what an undisturbed run
@@ -90,7 +91,7 @@ chaos() {
   for ((i = 0; i < times; ++i)); do
     finished "$run" && { rm -rf "$run"; mkdir -p "$run"; }  # finished early: a fresh run
     start "$ranks" "$run"
-    sleep "$(( (RANDOM % 2000 + 500) * ranks ))e-3"
+    sleep "$(( RANDOM % 2000 + 1000 * ranks ))e-3"
     kill_job "$run"
     kills=$((kills + 1))
     if compgen -G "$run/checkpoints/.tmp_*" > /dev/null; then mid_save=$((mid_save + 1)); fi
@@ -106,8 +107,12 @@ chaos() {
 }
 
 echo "=== kill -9 during saves and pruning: 1 process x 20, 2 ranks x 10"
+# Each file of a save is delayed 20 ms (the writer's fault hook), so that saves and pruning take
+# most of a step and the random kills land inside them.
+export SBMT_FAULT_SLOW_WRITES_MS=20
 chaos 1 20
 chaos 2 10
+unset SBMT_FAULT_SLOW_WRITES_MS
 
 echo "=== a disk that fills and empties, 4 times"
 run="$tmp/disk" free="$tmp/free_bytes"

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <thread>
 
 namespace sbmt::trainer {
 namespace {
@@ -38,8 +40,18 @@ bool InjectedDiskFull(size_t bytes) {
          bytes > static_cast<size_t>(free_bytes);
 }
 
+// Fault injection for kill tests: SBMT_FAULT_SLOW_WRITES_MS=N sleeps N ms before each file of a
+// save, so that kills at random moments land inside saves as often as between them.
+void InjectedSlowWrite() {
+  const char* ms = std::getenv("SBMT_FAULT_SLOW_WRITES_MS");
+  if (ms != nullptr && *ms != '\0') {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(ms)));
+  }
+}
+
 // Writes `contents` to `path` and fsyncs it.
 void WriteDurably(const std::string& path, const std::string& contents) {
+  InjectedSlowWrite();
   if (InjectedDiskFull(contents.size())) {
     Fail(path + ": write failed: " + std::strerror(ENOSPC) +
          " (injected by SBMT_FAULT_FREE_BYTES_FILE)");
@@ -285,7 +297,14 @@ void CheckpointStore::Prune() const {
   const std::vector<int64_t> steps = CommittedSteps();
   std::error_code ec;
   for (size_t i = static_cast<size_t>(keep_last_); i < steps.size(); ++i) {
-    fs::remove_all(StepDir(steps[i]), ec);
+    // Renamed out of the step namespace first (atomically), then deleted: a process killed
+    // while deleting leaves a .tmp_ directory for the next start to remove, never a step that
+    // looks committed but lacks files.
+    const fs::path doomed =
+        fs::path(root_) / (".tmp_pruned_" + std::string(kStepPrefix) + std::to_string(steps[i]) +
+                           "_" + std::to_string(::getpid()));
+    fs::rename(StepDir(steps[i]), doomed, ec);
+    fs::remove_all(ec ? fs::path(StepDir(steps[i])) : doomed, ec);
   }
   RemoveStaleTemporaries();  // leftovers of interrupted saves of earlier processes
 }
