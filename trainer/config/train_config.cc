@@ -88,7 +88,40 @@ constexpr int64_t kBig = int64_t{1} << 40;
 const std::vector<Field>& Schema() {
   using T = TrainConfig;
   static const std::vector<Field> fields = {
-      Text("task.name", true, &T::task, &TaskConfig::name, {"mlm", "classification"}),
+      Text("task.name", true, &T::task, &TaskConfig::name, {"mlm", "classification", "glue"}),
+      {"task.glue.name", true,
+       [](TrainConfig& c, const YAML::Node& n) {
+         c.task.glue.name = n.IsNull() ? "" : As<std::string>(n, "a task name");
+       },
+       [](const TrainConfig& c) { return c.task.glue.name; }},
+      {"task.glue.data_dir", false,
+       [](TrainConfig& c, const YAML::Node& n) {
+         c.task.glue.data_dir = n.IsNull() ? "" : As<std::string>(n, "a folder");
+       },
+       [](const TrainConfig& c) { return c.task.glue.data_dir; }},
+      {"task.glue.epochs", false,
+       [](TrainConfig& c, const YAML::Node& n) {
+         const int64_t v = As<int64_t>(n, "an integer");
+         if (v < 0 || v > 10000)
+           throw ConfigError("expected an integer in [0, 10000], got " + Str(v));
+         c.task.glue.epochs = v;
+       },
+       [](const TrainConfig& c) { return Str(c.task.glue.epochs); }},
+      {"task.glue.max_length", true,
+       [](TrainConfig& c, const YAML::Node& n) {
+         const int64_t v = As<int64_t>(n, "an integer");
+         if (v != 0 && (v < 3 || v > (int64_t{1} << 20)))
+           throw ConfigError("expected 0 or an integer >= 3, got " + Str(v));
+         c.task.glue.max_length = v;
+       },
+       [](const TrainConfig& c) { return Str(c.task.glue.max_length); }},
+      {"task.glue.skip_malformed", true,
+       [](TrainConfig& c, const YAML::Node& n) {
+         c.task.glue.skip_malformed = As<bool>(n, "true or false");
+       },
+       [](const TrainConfig& c) {
+         return std::string(c.task.glue.skip_malformed ? "true" : "false");
+       }},
       {"task.classification.train", true,
        [](TrainConfig& c, const YAML::Node& n) {
          c.task.classification.train = n.IsNull() ? "" : As<std::string>(n, "a file path");
@@ -270,6 +303,9 @@ void CheckConsistency(const TrainConfig& c, const std::string& path) {
   }
   if (c.task.name == "mlm" && c.data.train.empty()) {
     throw ConfigError(path + ": data.train: no training shards given");
+  }
+  if (c.task.name == "glue" && (c.task.glue.name.empty() || c.task.glue.data_dir.empty())) {
+    throw ConfigError(path + ": task.glue.name and task.glue.data_dir: both are needed for GLUE");
   }
   if (c.task.name == "classification" && c.task.classification.train.empty()) {
     throw ConfigError(path + ": task.classification.train: no training file given");

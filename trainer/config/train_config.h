@@ -84,9 +84,18 @@ struct ClassificationTaskConfig {
   int64_t labels = 2;
 };
 
+struct GlueTaskConfig {
+  std::string name;        // cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli
+  std::string data_dir;    // the folder holding CoLA/, SST-2/, ... as download_glue_data.py writes
+  int64_t epochs = 5;      // > 0: the schedule in epochs (optim.total_steps is derived)
+  int64_t max_length = 0;  // tokens per pair after truncation; 0: model.max_positions
+  bool skip_malformed = false;  // skip (and count) malformed rows instead of failing
+};
+
 struct TaskConfig {
-  std::string name = "mlm";  // mlm | classification
+  std::string name = "mlm";  // mlm | classification | glue
   ClassificationTaskConfig classification;
+  GlueTaskConfig glue;
 };
 
 struct TrainConfig {

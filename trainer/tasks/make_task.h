@@ -12,4 +12,8 @@ namespace sbmt::trainer {
 
 std::unique_ptr<Task> MakeTask(const TrainConfig& config);
 
+// Settings a task derives before training (GLUE: the schedule in epochs). Call once, before
+// MakeTask and the Trainer, on every rank.
+void AdjustConfigForTask(TrainConfig& config);
+
 }  // namespace sbmt::trainer

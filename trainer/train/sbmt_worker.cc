@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
   try {
     sbmt::trainer::TrainConfig config = sbmt::trainer::LoadTrainConfig(config_path, overrides);
     if (config.run.threads == 0) config.run.threads = placement.threads;
+    sbmt::trainer::AdjustConfigForTask(config);
     sbmt::runtime::SetComputeThreads(static_cast<int>(config.run.threads));
     comm = sbmt::dist::ConnectWorld(placement, config.dist.backend,
                                     std::chrono::seconds(config.dist.timeout_s));

@@ -8,6 +8,7 @@
 #include "trainer/checkpoint/checkpoint_store.h"
 #include "trainer/data/shard_dataset.h"
 #include "trainer/data/wordpiece_tokenizer.h"
+#include "trainer/tasks/bert_init.h"
 
 namespace sbmt::trainer {
 namespace {
@@ -147,6 +148,12 @@ TaskForward ClassificationTask::Forward(TaskBatch& batch,
 
 Metrics ClassificationTask::MetricsOf(const std::vector<double>& stats, int64_t loss_terms) const {
   return {{"accuracy", loss_terms > 0 ? stats[0] / static_cast<double>(loss_terms) : 0.0}};
+}
+
+// The pretrained encoder; the pooler and the classifier start fresh unless the directory has
+// them (a fine-tuned classifier).
+void ClassificationTask::InitFrom(const std::string& dir, const Log& log) {
+  InitBertFromHuggingFace(*model_, config_.model, dir, {"bert.pooler.", "classifier."}, log);
 }
 
 }  // namespace sbmt::trainer

@@ -44,6 +44,7 @@ class ClassificationTask : public Task {
                       const GlobalBatchCounts& global) override;
   int stats_size() const override { return 1; }  // correct predictions
   Metrics MetricsOf(const std::vector<double>& stats, int64_t loss_terms) const override;
+  void InitFrom(const std::string& dir, const Log& log) override;
   std::string DataIdentity() const override { return data_identity_; }
 
  private:

@@ -8,6 +8,7 @@
 
 #include "trainer/checkpoint/hf_export.h"
 #include "trainer/checkpoint/tensor_io.h"
+#include "trainer/tasks/bert_init.h"
 
 namespace sbmt::trainer {
 namespace {
@@ -127,21 +128,8 @@ Metrics MlmTask::MetricsOf(const std::vector<double>& stats, int64_t loss_terms)
   return {{"mlm_accuracy", loss_terms > 0 ? stats[0] / static_cast<double>(loss_terms) : 0.0}};
 }
 
-// Starts from Hugging Face BERT weights; parameters it lacks (SBM's, for example) keep their
-// initialization.
 void MlmTask::InitFrom(const std::string& dir, const Log& log) {
-  HuggingFaceModel hf = ImportHuggingFace(dir);
-  const ModelConfig& m = config_.model;
-  if (hf.model.vocab_size != m.vocab_size || hf.model.hidden != m.hidden ||
-      hf.model.layers != m.layers || hf.model.heads != m.heads || hf.model.ffn != m.ffn ||
-      hf.model.max_positions != m.max_positions) {
-    throw ConfigError(dir + "/config.json: model shape differs from this config's model");
-  }
-  const std::vector<std::string> kept =
-      LoadTensors(hf.weights, model_->named_parameters(), dir + "/model.safetensors",
-                  {".sbm.", ".linformer.", ".nystrom."});
-  log("initialized from " + dir + " (" + std::to_string(kept.size()) +
-      " parameters kept their initialization)");
+  InitBertFromHuggingFace(*model_, config_.model, dir, {}, log);
 }
 
 void MlmTask::CheckCanExport(const std::string& dir) const {

@@ -1,0 +1,78 @@
+// Fine-tuning on a GLUE task as a Task: the task's official files (glue_data.h), sentence pairs
+// encoded as [CLS] a [SEP] b [SEP] with token type ids 0 and 1 and BERT's longest-first
+// truncation, BertForSequenceClassification with a classifier (or a one-output regressor for
+// STS-B), cross-entropy (or mean squared error) over the global batch's examples.
+//
+// Metrics are computed from statistics summed over ranks, so they are exact at any world size:
+// accuracy, F1 and MCC of class "1" from confusion counts, Pearson from sums of products.
+// Spearman needs every prediction's rank and is left to glue_eval on a predictions file.
+//
+// With task.glue.epochs > 0 (default 5, as the SBM paper fine-tunes) the schedule is counted
+// in epochs: AdjustConfig sets optim.total_steps and evaluates and checkpoints every epoch.
+//
+//   GlueTask::AdjustConfig(config);   // before the Trainer sees the config
+//   GlueTask task(config);
+//   Trainer(config, task, log).Run();
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "trainer/config/train_config.h"
+#include "trainer/model/bert.h"
+#include "trainer/tasks/glue/glue_data.h"
+#include "trainer/train/task.h"
+
+namespace sbmt::trainer {
+
+struct EncodedPair {
+  std::vector<int32_t> ids, token_types;
+  float label = 0;  // class index, or the score for regression
+  std::string index;
+};
+
+// [CLS] a [SEP] (b [SEP]), truncated longest-first to max_length tokens (Hugging Face's
+// "longest_first": one token at a time from the longer side, from b on ties).
+EncodedPair EncodePair(const std::vector<int32_t>& a, const std::vector<int32_t>& b, int32_t cls_id,
+                       int32_t sep_id, int64_t max_length);
+
+class GlueTask : public Task {
+ public:
+  explicit GlueTask(const TrainConfig& config);
+
+  // Counts the schedule in epochs (task.glue.epochs > 0): total steps, evaluation and
+  // checkpoint cadence. Throws ConfigError for an unknown task or unreadable training file.
+  static void AdjustConfig(TrainConfig& config);
+
+  std::string name() const override { return "glue/" + spec_.name; }
+  torch::nn::Module& model() override { return *model_; }
+  int64_t train_examples() const override { return static_cast<int64_t>(train_.size()); }
+  std::unique_ptr<TaskBatch> TrainBatch(int64_t epoch, int64_t first, int64_t rows) override;
+  int64_t EvalBatchCount(int64_t batch_size, int64_t max_batches) const override;
+  std::unique_ptr<TaskBatch> EvalBatch(int64_t index, int64_t batch_size) override;
+  TaskForward Forward(TaskBatch& batch, const attention::AttentionContext& context,
+                      const GlobalBatchCounts& global) override;
+  // Classification: correct, tp, fp, fn, tn (class "1" positive); regression: Σp, Σy, Σp²,
+  // Σy², Σpy.
+  int stats_size() const override { return 5; }
+  Metrics MetricsOf(const std::vector<double>& stats, int64_t loss_terms) const override;
+  void InitFrom(const std::string& dir, const Log& log) override;
+  std::string DataIdentity() const override { return data_identity_; }
+
+  const glue::GlueTaskSpec& spec() const { return spec_; }
+
+ private:
+  std::unique_ptr<TaskBatch> Batch(const std::vector<const EncodedPair*>& rows) const;
+
+  TrainConfig config_;
+  const glue::GlueTaskSpec& spec_;
+  int32_t pad_id_ = 0;
+  std::vector<EncodedPair> train_, dev_;
+  std::string data_identity_;
+  int64_t order_epoch_ = -1;
+  std::vector<int64_t> order_;
+  std::shared_ptr<BertForSequenceClassification> model_;
+};
+
+}  // namespace sbmt::trainer

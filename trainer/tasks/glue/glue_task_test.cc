@@ -1,0 +1,143 @@
+// GLUE fine-tuning through the Trainer: pair encoding and longest-first truncation, the
+// schedule in epochs, a single-sentence task that learns (SST-2 layout), and a pair regression
+// task (STS-B) whose Pearson metric comes from summed statistics.
+#include "trainer/tasks/glue/glue_task.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "tests/util/test_files.h"
+#include "trainer/checkpoint/hf_export.h"
+#include "trainer/checkpoint/tensor_io.h"
+#include "trainer/train/trainer.h"
+
+namespace sbmt::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(GlueTask, PairsGetTokenTypesAndLongestFirstTruncation) {
+  const EncodedPair p = EncodePair({10, 11, 12, 13, 14}, {20, 21}, 1, 2, 8);
+  // room 5: a loses from its end until a + b fit (a is the longer side).
+  EXPECT_EQ(p.ids, (std::vector<int32_t>{1, 10, 11, 12, 2, 20, 21, 2}));
+  EXPECT_EQ(p.token_types, (std::vector<int32_t>{0, 0, 0, 0, 0, 1, 1, 1}));
+  const EncodedPair tie = EncodePair({10, 11, 12}, {20, 21, 22}, 1, 2, 7);  // b loses on ties
+  EXPECT_EQ(tie.ids, (std::vector<int32_t>{1, 10, 11, 2, 20, 21, 2}));
+  const EncodedPair single = EncodePair({10, 11, 12}, {}, 1, 2, 4);
+  EXPECT_EQ(single.ids, (std::vector<int32_t>{1, 10, 11, 2}));
+  EXPECT_EQ(single.token_types, (std::vector<int32_t>{0, 0, 0, 0}));
+}
+
+TrainConfig Tiny(const std::string& task, const fs::path& data_dir, const fs::path& vocab) {
+  TrainConfig c;
+  c.task.name = "glue";
+  c.task.glue.name = task;
+  c.task.glue.data_dir = data_dir.string();
+  c.data.vocab = vocab.string();
+  c.model.layers = 2;
+  c.model.heads = 2;
+  c.model.hidden = 32;
+  c.model.ffn = 64;
+  c.model.max_positions = 16;
+  c.model.attention = "sbm";
+  c.model.sbm_clusters = 4;
+  c.model.dropout = 0.0;
+  c.optim.lr = 3e-3;
+  c.optim.warmup_steps = 5;
+  c.run.seed = 3;
+  c.run.threads = 1;
+  c.run.log_every = 50;
+  return c;
+}
+
+// The sentiment fixture of the classification task is in SST-2's layout: as GLUE's SST-2 it
+// learns through the same Trainer, with a schedule counted in epochs.
+TEST(GlueTask, SingleSentenceTaskLearnsWithAScheduleInEpochs) {
+  const fs::path glue_dir = testing::FreshDir("glue_sst2");
+  fs::create_directories(glue_dir / "SST-2");
+  const fs::path fixture = fs::absolute("trainer/tasks/classification/testdata");
+  fs::create_symlink(fixture / "train.tsv", glue_dir / "SST-2/train.tsv");
+  fs::create_symlink(fixture / "dev.tsv", glue_dir / "SST-2/dev.tsv");
+  TrainConfig c = Tiny("sst2", glue_dir, fixture / "vocab.txt");
+  c.model.vocab_size = 34;
+  c.data.global_batch = 16;
+  c.task.glue.epochs = 60;
+  c.run.out_dir = testing::FreshDir("glue_sst2_run").string();
+  GlueTask::AdjustConfig(c);
+  EXPECT_EQ(c.optim.total_steps, 240);  // 64 examples / 16 = 4 steps an epoch
+  EXPECT_EQ(c.run.eval_every, 4);
+  GlueTask task(c);
+  EXPECT_EQ(task.name(), "glue/sst2");
+  Trainer trainer(c, task, [](const std::string&) {});
+  std::vector<v1::EvalReport> evals;
+  trainer.OnEval([&](const v1::EvalReport& r) { evals.push_back(r); });
+  trainer.Run();
+  ASSERT_EQ(evals.size(), 61u);  // before training and after every epoch
+  EXPECT_GE(evals.back().metrics().at("accuracy"), 0.9) << evals.back().DebugString();
+}
+
+// A model imported from a Hugging Face directory fine-tunes: its encoder weights are the
+// directory's, the pooler and classifier start fresh.
+TEST(GlueTask, FineTunesFromAHuggingFaceDirectory) {
+  const fs::path glue_dir = testing::FreshDir("glue_hf");
+  fs::create_directories(glue_dir / "SST-2");
+  const fs::path fixture = fs::absolute("trainer/tasks/classification/testdata");
+  fs::create_symlink(fixture / "train.tsv", glue_dir / "SST-2/train.tsv");
+  fs::create_symlink(fixture / "dev.tsv", glue_dir / "SST-2/dev.tsv");
+  TrainConfig c = Tiny("sst2", glue_dir, fixture / "vocab.txt");
+  c.model.vocab_size = 34;
+  c.data.global_batch = 16;
+  c.task.glue.epochs = 2;
+  const fs::path exported = testing::FreshDir("glue_hf_export");
+  BertForMaskedLM pretrained(c.model, 77);
+  ExportHuggingFace(ToSafeTensors(pretrained.named_parameters()), c.model, c.data.vocab,
+                    exported.string());
+  c.model.init_from = exported.string();
+  c.run.out_dir = testing::FreshDir("glue_hf_run").string();
+  GlueTask::AdjustConfig(c);
+  GlueTask task(c);
+  std::vector<std::string> logs;
+  Trainer trainer(c, task, [&](const std::string& m) { logs.push_back(m); });
+  trainer.Run(0);
+  ASSERT_FALSE(logs.empty());
+  EXPECT_NE(logs[0].find("initialized from " + exported.string() + " (4 parameters kept"),
+            std::string::npos)
+      << logs[0];
+  EXPECT_TRUE(
+      torch::equal(task.model().named_parameters()["bert.embeddings.word_embeddings.weight"],
+                   pretrained.named_parameters()["bert.embeddings.word_embeddings.weight"]));
+  EXPECT_EQ(trainer.Run().final_step, 8);
+}
+
+// STS-B: a pair regression task; Pearson from summed statistics, on the official layout.
+TEST(GlueTask, PairRegressionTrainsAndReportsPearson) {
+  const fs::path glue_dir = fs::absolute("trainer/tasks/glue/testdata/glue");
+  const fs::path vocab_dir = testing::FreshDir("glue_vocab");
+  {
+    std::string vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n";
+    for (const char* w : {"a", "an", "man", "is", "playing", "large", "flute", "plane", "taking",
+                          "off", "air", "with", "hard", "hat", "dancing", "wearing", "."}) {
+      vocab += std::string(w) + "\n";
+    }
+    testing::WriteFile(vocab_dir / "vocab.txt", vocab);
+  }
+  TrainConfig c = Tiny("stsb", glue_dir, vocab_dir / "vocab.txt");
+  c.model.vocab_size = 22;
+  c.data.global_batch = 2;
+  c.task.glue.epochs = 3;
+  c.run.out_dir = testing::FreshDir("glue_stsb_run").string();
+  GlueTask::AdjustConfig(c);
+  EXPECT_EQ(c.optim.total_steps, 3);
+  GlueTask task(c);
+  Trainer trainer(c, task, [](const std::string&) {});
+  std::vector<v1::StepReport> steps;
+  trainer.OnStep([&](const v1::StepReport& r) { steps.push_back(r); });
+  trainer.Run();
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_TRUE(steps.back().metrics().count("pearson"));
+  EXPECT_TRUE(fs::exists(fs::path(c.run.out_dir) / "checkpoints/step_3/COMMITTED"));
+}
+
+}  // namespace
+}  // namespace sbmt::trainer
