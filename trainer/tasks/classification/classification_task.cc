@@ -1,27 +1,15 @@
 #include "trainer/tasks/classification/classification_task.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <fstream>
-#include <iterator>
 
-#include "trainer/checkpoint/checkpoint_store.h"
-#include "trainer/data/shard_dataset.h"
 #include "trainer/data/wordpiece_tokenizer.h"
 #include "trainer/tasks/bert_init.h"
 
 namespace sbmt::trainer {
-namespace {
-
-struct ClassificationBatch : TaskBatch {
-  torch::Tensor ids, valid, labels;
-};
-
-}  // namespace
-
-std::vector<LabelledSentence> ReadLabelledSentences(const std::string& path,
-                                                    const std::string& vocab_path, int64_t labels,
-                                                    int64_t max_length) {
+std::vector<EncodedPair> ReadLabelledSentences(const std::string& path,
+                                               const std::string& vocab_path, int64_t labels,
+                                               int64_t max_length) {
   const WordPieceTokenizer vocab = WordPieceTokenizer::FromFile(vocab_path);
   std::ifstream in(path);
   if (!in) throw ConfigError(ErrorCode::kNotFound, path + ": cannot read");
@@ -29,32 +17,31 @@ std::vector<LabelledSentence> ReadLabelledSentences(const std::string& path,
   if (!std::getline(in, line) || line != "sentence\tlabel") {
     throw ConfigError(path + ":1: expected the header 'sentence<TAB>label'");
   }
-  std::vector<LabelledSentence> out;
+  std::vector<EncodedPair> out;
   for (int64_t number = 2; std::getline(in, line); ++number) {
     if (line.empty()) continue;
     const std::string where = path + ":" + std::to_string(number) + ": ";
     const size_t tab = line.rfind('\t');
     if (tab == std::string::npos) throw ConfigError(where + "expected 'sentence<TAB>label'");
-    LabelledSentence s;
     const std::string label = line.substr(tab + 1);
     size_t used = 0;
+    int64_t value = -1;
     try {
-      s.label = std::stoll(label, &used);
+      value = std::stoll(label, &used);
     } catch (const std::exception&) {
       used = 0;
     }
     if (used == 0 || used != label.size()) {
       throw ConfigError(where + "label: expected an integer, got '" + label + "'");
     }
-    if (s.label < 0 || s.label >= labels) {
+    if (value < 0 || value >= labels) {
       throw ConfigError(where + "label: expected 0.." + std::to_string(labels - 1) + ", got " +
-                        std::to_string(s.label));
+                        std::to_string(value));
     }
-    std::vector<int32_t> words = vocab.Encode(line.substr(0, tab));
-    words.resize(std::min<size_t>(words.size(), static_cast<size_t>(max_length - 2)));
-    s.ids.push_back(vocab.cls_id());
-    s.ids.insert(s.ids.end(), words.begin(), words.end());
-    s.ids.push_back(vocab.sep_id());
+    EncodedPair s = EncodePair(vocab.Encode(line.substr(0, tab)), {}, vocab.cls_id(),
+                               vocab.sep_id(), max_length);
+    s.label = static_cast<float>(value);
+    s.index = std::to_string(out.size());
     out.push_back(std::move(s));
   }
   return out;
@@ -67,75 +54,34 @@ ClassificationTask::ClassificationTask(const TrainConfig& config) : config_(conf
   }
   pad_id_ = WordPieceTokenizer::FromFile(config.data.vocab).pad_id();
   const int64_t max_length = config.model.max_positions;
-  train_ = ReadLabelledSentences(t.train, config.data.vocab, t.labels, max_length);
-  {
-    std::ifstream in(t.train, std::ios::binary);
-    const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "crc32:%08x", Crc32(bytes));
-    data_identity_ = buf;
-  }
+  train_ = LabelledExamples(ReadLabelledSentences(t.train, config.data.vocab, t.labels, max_length),
+                            config.run.seed);
+  data_identity_ = FileContentDigest(t.train);
   if (!t.valid.empty()) {
-    valid_ = ReadLabelledSentences(t.valid, config.data.vocab, t.labels, max_length);
+    valid_ = LabelledExamples(
+        ReadLabelledSentences(t.valid, config.data.vocab, t.labels, max_length), 0);
   }
   model_ = std::make_shared<BertForSequenceClassification>(config.model, t.labels, config.run.seed);
 }
 
-std::unique_ptr<TaskBatch> ClassificationTask::Batch(
-    const std::vector<const LabelledSentence*>& rows) const {
-  auto b = std::make_unique<ClassificationBatch>();
-  const int64_t n = static_cast<int64_t>(rows.size());
-  int64_t width = 0;
-  for (const LabelledSentence* s : rows) width = std::max<int64_t>(width, s->ids.size());
-  std::vector<int64_t> ids(n * width, pad_id_), labels;
-  std::vector<uint8_t> valid(n * width, 0);
-  for (int64_t r = 0; r < n; ++r) {
-    for (size_t t = 0; t < rows[r]->ids.size(); ++t) {
-      ids[r * width + t] = rows[r]->ids[t];
-      valid[r * width + t] = 1;
-    }
-    labels.push_back(rows[r]->label);
-    b->tokens += static_cast<int64_t>(rows[r]->ids.size());
-  }
-  b->examples = n;
-  b->loss_terms = n;
-  b->ids = torch::tensor(ids, torch::kLong).reshape({n, width});
-  b->valid = torch::tensor(valid, torch::kUInt8).reshape({n, width}).to(torch::kBool);
-  b->labels = torch::tensor(labels, torch::kLong);
-  return b;
-}
-
 std::unique_ptr<TaskBatch> ClassificationTask::TrainBatch(int64_t epoch, int64_t first,
                                                           int64_t rows) {
-  if (epoch != order_epoch_) {
-    order_ = EpochOrder(train_examples(), config_.run.seed, epoch);
-    order_epoch_ = epoch;
-  }
-  std::vector<const LabelledSentence*> picked;
-  for (int64_t r = 0; r < rows; ++r) picked.push_back(&train_.at(order_.at(first + r)));
-  return Batch(picked);
+  return MakeLabelledBatch(train_.TrainRows(epoch, first, rows), pad_id_, false);
 }
 
 int64_t ClassificationTask::EvalBatchCount(int64_t batch_size, int64_t max_batches) const {
-  const int64_t n = static_cast<int64_t>(valid_.size());
-  if (n == 0) return 0;
-  return std::min(max_batches, (n + batch_size - 1) / batch_size);  // the last may be short
+  return valid_.EvalBatchCount(batch_size, max_batches);
 }
 
 std::unique_ptr<TaskBatch> ClassificationTask::EvalBatch(int64_t index, int64_t batch_size) {
-  const int64_t n = static_cast<int64_t>(valid_.size());
-  std::vector<const LabelledSentence*> picked;
-  for (int64_t i = index * batch_size; i < std::min(n, (index + 1) * batch_size); ++i) {
-    picked.push_back(&valid_[i]);
-  }
-  return Batch(picked);
+  return MakeLabelledBatch(valid_.EvalRows(index, batch_size), pad_id_, false);
 }
 
 TaskForward ClassificationTask::Forward(TaskBatch& batch,
                                         const attention::AttentionContext& context,
                                         const GlobalBatchCounts& global) {
-  auto& b = static_cast<ClassificationBatch&>(batch);
-  ClassifierOutput out = model_->forward(b.ids, torch::Tensor(), b.valid, context);
+  auto& b = static_cast<LabelledBatch&>(batch);
+  ClassifierOutput out = model_->forward(b.ids, b.types, b.valid, context);
   torch::Tensor ce = torch::cross_entropy_loss(out.logits, b.labels, {}, at::Reduction::Sum);
   TaskForward f;
   f.loss = out.regularizer * (static_cast<double>(b.examples) / global.examples) +

@@ -15,20 +15,16 @@
 
 #include "trainer/config/train_config.h"
 #include "trainer/model/bert.h"
+#include "trainer/tasks/labelled_examples.h"
 #include "trainer/train/task.h"
 
 namespace sbmt::trainer {
 
-struct LabelledSentence {
-  std::vector<int32_t> ids;  // [CLS] ... [SEP]
-  int64_t label = 0;
-};
-
-// Reads and tokenizes a TSV; throws ConfigError naming FILE:LINE for a bad header, a missing
-// tab or a label outside [0, labels).
-std::vector<LabelledSentence> ReadLabelledSentences(const std::string& path,
-                                                    const std::string& vocab_path, int64_t labels,
-                                                    int64_t max_length);
+// Reads and tokenizes a TSV into [CLS] sentence [SEP] examples; throws ConfigError naming
+// FILE:LINE for a bad header, a missing tab or a label outside [0, labels).
+std::vector<EncodedPair> ReadLabelledSentences(const std::string& path,
+                                               const std::string& vocab_path, int64_t labels,
+                                               int64_t max_length);
 
 class ClassificationTask : public Task {
  public:
@@ -36,7 +32,7 @@ class ClassificationTask : public Task {
 
   std::string name() const override { return "classification"; }
   torch::nn::Module& model() override { return *model_; }
-  int64_t train_examples() const override { return static_cast<int64_t>(train_.size()); }
+  int64_t train_examples() const override { return train_.size(); }
   std::unique_ptr<TaskBatch> TrainBatch(int64_t epoch, int64_t first, int64_t rows) override;
   int64_t EvalBatchCount(int64_t batch_size, int64_t max_batches) const override;
   std::unique_ptr<TaskBatch> EvalBatch(int64_t index, int64_t batch_size) override;
@@ -48,14 +44,10 @@ class ClassificationTask : public Task {
   std::string DataIdentity() const override { return data_identity_; }
 
  private:
-  std::unique_ptr<TaskBatch> Batch(const std::vector<const LabelledSentence*>& rows) const;
-
   TrainConfig config_;
   int32_t pad_id_ = 0;
   std::string data_identity_;  // CRC-32 of the training file's bytes
-  std::vector<LabelledSentence> train_, valid_;
-  int64_t order_epoch_ = -1;
-  std::vector<int64_t> order_;
+  LabelledExamples train_, valid_;
   std::shared_ptr<BertForSequenceClassification> model_;
 };
 

@@ -6,19 +6,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
-#include "trainer/checkpoint/checkpoint_store.h"
-#include "trainer/data/shard_dataset.h"
 #include "trainer/data/wordpiece_tokenizer.h"
 #include "trainer/tasks/bert_init.h"
 #include "trainer/tasks/glue/glue_metrics.h"
 
 namespace sbmt::trainer {
 namespace {
-
-struct GlueBatch : TaskBatch {
-  torch::Tensor ids, types, valid, labels;
-};
 
 const glue::GlueSplit& Split(const glue::GlueTaskSpec& spec, bool dev) {
   for (const glue::GlueSplit& s : spec.splits) {
@@ -68,25 +63,6 @@ std::vector<EncodedPair> Encode(const TrainConfig& c, const glue::GlueTaskSpec& 
 
 }  // namespace
 
-EncodedPair EncodePair(const std::vector<int32_t>& a, const std::vector<int32_t>& b, int32_t cls_id,
-                       int32_t sep_id, int64_t max_length) {
-  const bool pair = !b.empty();
-  const size_t room = static_cast<size_t>(std::max<int64_t>(0, max_length - (pair ? 3 : 2)));
-  size_t la = a.size(), lb = b.size();
-  while (la + lb > room) (la > lb ? la : lb) -= 1;  // longest first; b on ties
-  EncodedPair p;
-  p.ids.push_back(cls_id);
-  p.ids.insert(p.ids.end(), a.begin(), a.begin() + static_cast<std::ptrdiff_t>(la));
-  p.ids.push_back(sep_id);
-  p.token_types.assign(p.ids.size(), 0);
-  if (pair) {
-    p.ids.insert(p.ids.end(), b.begin(), b.begin() + static_cast<std::ptrdiff_t>(lb));
-    p.ids.push_back(sep_id);
-    p.token_types.resize(p.ids.size(), 1);
-  }
-  return p;
-}
-
 void GlueTask::AdjustConfig(TrainConfig& c) {
   if (c.task.glue.epochs <= 0) return;
   const glue::GlueTaskSpec& spec = glue::GlueSpec(c.task.glue.name);
@@ -110,74 +86,30 @@ GlueTask::GlueTask(const TrainConfig& config)
   }
   const WordPieceTokenizer vocab = WordPieceTokenizer::FromFile(config.data.vocab);
   pad_id_ = vocab.pad_id();
-  train_ = Encode(config, spec_, Split(spec_, false), vocab, nullptr);
-  dev_ = Encode(config, spec_, Split(spec_, true), vocab, nullptr);
-  {
-    std::ifstream in(PathOf(config, spec_, Split(spec_, false)), std::ios::binary);
-    const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "crc32:%08x", Crc32(bytes));
-    data_identity_ = buf;
-  }
+  train_ =
+      LabelledExamples(Encode(config, spec_, Split(spec_, false), vocab, nullptr), config.run.seed);
+  dev_ = LabelledExamples(Encode(config, spec_, Split(spec_, true), vocab, nullptr), 0);
+  data_identity_ = FileContentDigest(PathOf(config, spec_, Split(spec_, false)));
   const int64_t outputs = spec_.regression() ? 1 : static_cast<int64_t>(spec_.labels.size());
   model_ = std::make_shared<BertForSequenceClassification>(config.model, outputs, config.run.seed);
 }
 
-std::unique_ptr<TaskBatch> GlueTask::Batch(const std::vector<const EncodedPair*>& rows) const {
-  auto b = std::make_unique<GlueBatch>();
-  const int64_t n = static_cast<int64_t>(rows.size());
-  int64_t width = 0;
-  for (const EncodedPair* p : rows) width = std::max<int64_t>(width, p->ids.size());
-  std::vector<int64_t> ids(n * width, pad_id_), types(n * width, 0);
-  std::vector<uint8_t> valid(n * width, 0);
-  std::vector<float> labels;
-  for (int64_t r = 0; r < n; ++r) {
-    for (size_t t = 0; t < rows[r]->ids.size(); ++t) {
-      ids[r * width + t] = rows[r]->ids[t];
-      types[r * width + t] = rows[r]->token_types[t];
-      valid[r * width + t] = 1;
-    }
-    labels.push_back(rows[r]->label);
-    b->tokens += static_cast<int64_t>(rows[r]->ids.size());
-  }
-  b->examples = n;
-  b->loss_terms = n;
-  b->ids = torch::tensor(ids, torch::kLong).reshape({n, width});
-  b->types = torch::tensor(types, torch::kLong).reshape({n, width});
-  b->valid = torch::tensor(valid, torch::kUInt8).reshape({n, width}).to(torch::kBool);
-  b->labels = torch::tensor(labels, torch::kFloat);
-  if (!spec_.regression()) b->labels = b->labels.to(torch::kLong);
-  return b;
-}
-
 std::unique_ptr<TaskBatch> GlueTask::TrainBatch(int64_t epoch, int64_t first, int64_t rows) {
-  if (epoch != order_epoch_) {
-    order_ = EpochOrder(train_examples(), config_.run.seed, epoch);
-    order_epoch_ = epoch;
-  }
-  std::vector<const EncodedPair*> picked;
-  for (int64_t r = 0; r < rows; ++r) picked.push_back(&train_.at(order_.at(first + r)));
-  return Batch(picked);
+  return MakeLabelledBatch(train_.TrainRows(epoch, first, rows), pad_id_, spec_.regression());
 }
 
-int64_t GlueTask::EvalBatchCount(int64_t batch_size, int64_t max_batches) const {
-  const int64_t n = static_cast<int64_t>(dev_.size());
-  (void)max_batches;  // GLUE scores the whole dev set
-  return n == 0 ? 0 : (n + batch_size - 1) / batch_size;
+// GLUE scores the whole dev set, whatever run.eval_batches says.
+int64_t GlueTask::EvalBatchCount(int64_t batch_size, int64_t) const {
+  return dev_.EvalBatchCount(batch_size, std::numeric_limits<int64_t>::max());
 }
 
 std::unique_ptr<TaskBatch> GlueTask::EvalBatch(int64_t index, int64_t batch_size) {
-  const int64_t n = static_cast<int64_t>(dev_.size());
-  std::vector<const EncodedPair*> picked;
-  for (int64_t i = index * batch_size; i < std::min(n, (index + 1) * batch_size); ++i) {
-    picked.push_back(&dev_[i]);
-  }
-  return Batch(picked);
+  return MakeLabelledBatch(dev_.EvalRows(index, batch_size), pad_id_, spec_.regression());
 }
 
 TaskForward GlueTask::Forward(TaskBatch& batch, const attention::AttentionContext& context,
                               const GlobalBatchCounts& global) {
-  auto& b = static_cast<GlueBatch&>(batch);
+  auto& b = static_cast<LabelledBatch&>(batch);
   ClassifierOutput out = model_->forward(b.ids, b.types, b.valid, context);
   TaskForward f;
   f.stats.assign(5, 0.0);

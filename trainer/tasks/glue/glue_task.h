@@ -22,20 +22,10 @@
 #include "trainer/config/train_config.h"
 #include "trainer/model/bert.h"
 #include "trainer/tasks/glue/glue_data.h"
+#include "trainer/tasks/labelled_examples.h"
 #include "trainer/train/task.h"
 
 namespace sbmt::trainer {
-
-struct EncodedPair {
-  std::vector<int32_t> ids, token_types;
-  float label = 0;  // class index, or the score for regression
-  std::string index;
-};
-
-// [CLS] a [SEP] (b [SEP]), truncated longest-first to max_length tokens (Hugging Face's
-// "longest_first": one token at a time from the longer side, from b on ties).
-EncodedPair EncodePair(const std::vector<int32_t>& a, const std::vector<int32_t>& b, int32_t cls_id,
-                       int32_t sep_id, int64_t max_length);
 
 class GlueTask : public Task {
  public:
@@ -47,7 +37,7 @@ class GlueTask : public Task {
 
   std::string name() const override { return "glue/" + spec_.name; }
   torch::nn::Module& model() override { return *model_; }
-  int64_t train_examples() const override { return static_cast<int64_t>(train_.size()); }
+  int64_t train_examples() const override { return train_.size(); }
   std::unique_ptr<TaskBatch> TrainBatch(int64_t epoch, int64_t first, int64_t rows) override;
   int64_t EvalBatchCount(int64_t batch_size, int64_t max_batches) const override;
   std::unique_ptr<TaskBatch> EvalBatch(int64_t index, int64_t batch_size) override;
@@ -63,15 +53,11 @@ class GlueTask : public Task {
   const glue::GlueTaskSpec& spec() const { return spec_; }
 
  private:
-  std::unique_ptr<TaskBatch> Batch(const std::vector<const EncodedPair*>& rows) const;
-
   TrainConfig config_;
   const glue::GlueTaskSpec& spec_;
   int32_t pad_id_ = 0;
-  std::vector<EncodedPair> train_, dev_;
+  LabelledExamples train_, dev_;
   std::string data_identity_;
-  int64_t order_epoch_ = -1;
-  std::vector<int64_t> order_;
   std::shared_ptr<BertForSequenceClassification> model_;
 };
 
