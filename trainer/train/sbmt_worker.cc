@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
           std::to_string(r.final_step) +
           (r.last_checkpoint.empty() ? "" : "; last checkpoint " + r.last_checkpoint));
     }
+    if (comm->rank() == 0 && r.stop_signal == 0) task->WriteOutputs(config.run.out_dir, log);
     if (!export_dir.empty() && comm->rank() == 0) {
       task->ExportHuggingFace(export_dir);
       log("exported Hugging Face layout to " + export_dir);

@@ -91,6 +91,10 @@ class Task {
   // readable vocabulary, so that a run does not train for hours and then fail to export.
   virtual void CheckCanExport(const std::string& dir) const;
 
+  // Writes what the task produces besides checkpoints (GLUE: prediction files) under `dir`,
+  // with the trained model, on rank 0 after training. The default writes nothing.
+  virtual void WriteOutputs(const std::string& dir, const Log& log) {}
+
   // The identity of the training data by content (checksums, not paths), stored in checkpoints:
   // a resumed run must see the same data, wherever its files now live.
   virtual std::string DataIdentity() const = 0;

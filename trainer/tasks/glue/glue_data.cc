@@ -15,7 +15,7 @@ std::vector<GlueTaskSpec> MakeTasks() {
   const std::vector<std::string> entailment = {"entailment", "not_entailment"};
   auto splits = [](const std::string& submission) {
     return std::vector<GlueSplit>{{"train", "train.tsv", true, ""},
-                                  {"dev", "dev.tsv", true, ""},
+                                  {"dev", "dev.tsv", true, submission},
                                   {"test", "test.tsv", false, submission}};
   };
   std::vector<GlueTaskSpec> tasks;
@@ -58,8 +58,8 @@ std::vector<GlueTaskSpec> MakeTasks() {
                    {"contradiction", "entailment", "neutral"},
                    {"accuracy"},
                    {{"train", "train.tsv", true, ""},
-                    {"dev_matched", "dev_matched.tsv", true, ""},
-                    {"dev_mismatched", "dev_mismatched.tsv", true, ""},
+                    {"dev_matched", "dev_matched.tsv", true, "MNLI-m"},
+                    {"dev_mismatched", "dev_mismatched.tsv", true, "MNLI-mm"},
                     {"test_matched", "test_matched.tsv", false, "MNLI-m"},
                     {"test_mismatched", "test_mismatched.tsv", false, "MNLI-mm"},
                     {"diagnostic", "../diagnostic/diagnostic.tsv", false, "AX"}},

@@ -23,7 +23,7 @@ struct GlueSplit {
   std::string name;  // "train", "dev", "dev_matched", "test_mismatched", "diagnostic", ...
   std::string file;  // relative to the task's folder
   bool labelled = true;
-  std::string submission;  // the leaderboard's file stem for test splits: "MNLI-m", "AX", ...
+  std::string submission;  // the leaderboard's file stem: "MRPC", "MNLI-m", "AX"; dev too
 };
 
 struct GlueTaskSpec {

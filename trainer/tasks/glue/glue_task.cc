@@ -161,6 +161,52 @@ Metrics GlueTask::MetricsOf(const std::vector<double>& s, int64_t loss_terms) co
   return m;
 }
 
+void GlueTask::WriteOutputs(const std::string& dir, const Log& log) {
+  const WordPieceTokenizer vocab = WordPieceTokenizer::FromFile(config_.data.vocab);
+  torch::nn::Module& m = *model_;
+  m.eval();
+  torch::NoGradGuard no_grad;
+  for (const glue::GlueSplit& split : spec_.splits) {
+    if (split.name == "train") continue;
+    const std::string path = PathOf(config_, spec_, split);
+    if (!std::filesystem::exists(path)) continue;  // test files are optional
+    LabelledExamples examples(Encode(config_, spec_, split, vocab, log), 0);
+    const std::string& stem = split.submission;
+    const std::filesystem::path out_dir = std::filesystem::path(dir) / "predictions" / split.name;
+    std::filesystem::create_directories(out_dir);
+    std::ofstream predictions(out_dir / (stem + ".tsv"));
+    std::ofstream labels;
+    if (split.labelled) labels.open(out_dir / (stem + ".labels.tsv"));
+    predictions << "index\tprediction\n";
+    if (split.labelled) labels << "index\tlabel\n";
+    auto spelled = [&](float value) {
+      if (spec_.regression()) return std::to_string(value);
+      return spec_.labels.at(static_cast<size_t>(value));
+    };
+    const int64_t batch = config_.data.global_batch;
+    const int64_t batches = examples.EvalBatchCount(batch, std::numeric_limits<int64_t>::max());
+    for (int64_t i = 0; i < batches; ++i) {
+      const std::vector<const EncodedPair*> rows = examples.EvalRows(i, batch);
+      auto b = MakeLabelledBatch(rows, pad_id_, spec_.regression());
+      const attention::AttentionContext context{static_cast<uint64_t>(i), 0,
+                                                attention::AttentionContext::Phase::kEval};
+      const torch::Tensor logits = model_->forward(b->ids, b->types, b->valid, context).logits;
+      const torch::Tensor predicted =
+          spec_.regression() ? logits.squeeze(1) : logits.argmax(1).to(torch::kFloat);
+      for (size_t r = 0; r < rows.size(); ++r) {
+        predictions << rows[r]->index << '\t' << spelled(predicted[r].item<float>()) << '\n';
+        if (split.labelled) labels << rows[r]->index << '\t' << spelled(rows[r]->label) << '\n';
+      }
+    }
+    if (!predictions) {
+      throw Error(ErrorCode::kUnavailable, (out_dir / (stem + ".tsv")).string() + ": write failed");
+    }
+    log("wrote " + std::to_string(examples.size()) + " predictions to " +
+        (out_dir / (stem + ".tsv")).string());
+  }
+  m.train();
+}
+
 // The pretrained encoder; the pooler and the classifier start fresh unless the directory has
 // them (a fine-tuned classifier).
 void GlueTask::InitFrom(const std::string& dir, const Log& log) {

@@ -49,6 +49,11 @@ class GlueTask : public Task {
   Metrics MetricsOf(const std::vector<double>& stats, int64_t loss_terms) const override;
   void InitFrom(const std::string& dir, const Log& log) override;
   std::string DataIdentity() const override { return data_identity_; }
+  // Predictions of every dev and test split in GLUE's submission format, under dir/predictions/:
+  // <split>/<Submission>.tsv (index<TAB>prediction, labels as GLUE spells them; the test files
+  // are what the leaderboard takes), and for labelled splits <Submission>.labels.tsv, so that
+  // glue_eval --predictions=... --labels=... scores them.
+  void WriteOutputs(const std::string& dir, const Log& log) override;
 
   const glue::GlueTaskSpec& spec() const { return spec_; }
 

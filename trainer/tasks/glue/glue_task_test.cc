@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "tests/util/test_files.h"
 #include "trainer/checkpoint/hf_export.h"
 #include "trainer/checkpoint/tensor_io.h"
+#include "trainer/tasks/glue/glue_metrics.h"
 #include "trainer/train/trainer.h"
 
 namespace sbmt::trainer {
@@ -27,6 +29,17 @@ TEST(GlueTask, PairsGetTokenTypesAndLongestFirstTruncation) {
   const EncodedPair single = EncodePair({10, 11, 12}, {}, 1, 2, 4);
   EXPECT_EQ(single.ids, (std::vector<int32_t>{1, 10, 11, 2}));
   EXPECT_EQ(single.token_types, (std::vector<int32_t>{0, 0, 0, 0}));
+}
+
+// The second column of an index<TAB>value file, after checking its header.
+std::vector<std::string> ReadColumn(const fs::path& path, const std::string& header) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, header) << path;
+  std::vector<std::string> values;
+  while (std::getline(in, line)) values.push_back(line.substr(line.find('\t') + 1));
+  return values;
 }
 
 TrainConfig Tiny(const std::string& task, const fs::path& data_dir, const fs::path& vocab) {
@@ -75,6 +88,15 @@ TEST(GlueTask, SingleSentenceTaskLearnsWithAScheduleInEpochs) {
   trainer.Run();
   ASSERT_EQ(evals.size(), 61u);  // before training and after every epoch
   EXPECT_GE(evals.back().metrics().at("accuracy"), 0.9) << evals.back().DebugString();
+
+  // Dev predictions in the submission format, with labels glue_eval can score against; their
+  // accuracy is the evaluation's (the same model and sampling keys).
+  task.WriteOutputs(c.run.out_dir, [](const std::string&) {});
+  const fs::path dev = fs::path(c.run.out_dir) / "predictions/dev";
+  const std::vector<std::string> predicted = ReadColumn(dev / "SST-2.tsv", "index\tprediction");
+  const std::vector<std::string> labels = ReadColumn(dev / "SST-2.labels.tsv", "index\tlabel");
+  ASSERT_EQ(predicted.size(), 24u);
+  EXPECT_DOUBLE_EQ(glue::Accuracy(predicted, labels), evals.back().metrics().at("accuracy"));
 }
 
 // A model imported from a Hugging Face directory fine-tunes: its encoder weights are the
