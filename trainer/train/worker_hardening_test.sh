@@ -44,18 +44,18 @@ step=$(sed -n 's/.*stopped by signal 15 at step \([0-9]*\).*/\1/p' "$tmp/one.log
 echo "stopped at step $step, committed, exit 0"
 
 echo "=== 2. SIGTERM to a 2-rank job"
-# Each rank's output goes to its own file: mpirun may exit before it forwards the last lines.
-mpirun_local -np 2 --output-filename "$tmp/two_out" "$worker" "${common[@]}" \
-    --set run.out_dir="$tmp/two" --log-all-ranks > "$tmp/two.log" 2>&1 &
+# Each rank writes its own log file: mpirun may exit before it forwards the ranks' last lines.
+mpirun_local -np 2 bash -c 'exec "$0" "$@" > "'"$tmp"'/two_rank_$OMPI_COMM_WORLD_RANK.log" 2>&1' \
+    "$worker" "${common[@]}" --set run.out_dir="$tmp/two" --log-all-ranks > "$tmp/two.log" 2>&1 &
 launcher=$!
-wait_for "$tmp/two.log" "rank 1: step 10/"
+wait_for "$tmp/two_rank_1.log" "rank 1: step 10/"
 pkill -TERM -P "$launcher" -x mpirun  # $! is the subshell running mpirun_local
 set +e; wait "$launcher"; set -e  # mpirun reports the signal itself; the ranks exit 0
 for _ in $(seq 1 600); do
   pgrep -f "run.out_dir=$tmp/two" > /dev/null || break
   sleep 0.05
 done
-cat "$tmp"/two_out/*/rank.*/stdout > "$tmp/two_ranks.log"
+cat "$tmp"/two_rank_*.log > "$tmp/two_ranks.log"
 s0=$(sed -n 's/.*rank 0: stopped by signal 15 at step \([0-9]*\).*/\1/p' "$tmp/two_ranks.log")
 s1=$(sed -n 's/.*rank 1: stopped by signal 15 at step \([0-9]*\).*/\1/p' "$tmp/two_ranks.log")
 [[ -n "$s0" && "$s0" == "$s1" ]] || { tail -20 "$tmp/two_ranks.log"; fail "ranks stopped at '$s0' and '$s1'"; }
