@@ -197,6 +197,8 @@ const std::vector<Field>& Schema() {
       Number("optim.clip_norm", true, &T::optim, &OptimConfig::clip_norm, 0.0, 1e9, "a number"),
       Number("optim.accumulation", false, &T::optim, &OptimConfig::accumulation, int64_t{1},
              int64_t{1} << 16, "an integer"),
+      Number("optim.max_skipped_in_a_row", false, &T::optim, &OptimConfig::max_skipped_in_a_row,
+             int64_t{1}, kBig, "an integer"),
       {"run.seed", true,
        [](TrainConfig& c, const YAML::Node& n) {
          c.run.seed = As<uint64_t>(n, "a non-negative integer");
@@ -215,6 +217,8 @@ const std::vector<Field>& Schema() {
              int64_t{1000}, "an integer"),
       Number("run.threads", false, &T::run, &RunConfig::threads, int64_t{0}, int64_t{4096},
              "an integer"),
+      Flag("run.start_fresh", false, &T::run, &RunConfig::start_fresh),
+      Text("run.keep_best", false, &T::run, &RunConfig::keep_best),
       Text("dist.backend", false, &T::dist, &DistConfig::backend, {"auto", "mpi", "nccl"}),
       Number("dist.timeout_s", false, &T::dist, &DistConfig::timeout_s, int64_t{1}, int64_t{86400},
              "an integer"),

@@ -67,6 +67,9 @@ struct RunConfig {
   // Start from step 0 even though every committed checkpoint of out_dir is damaged (they are
   // moved aside, not deleted). Without it the worker refuses, naming the damaged steps.
   bool start_fresh = false;
+  // An evaluation metric (e.g. accuracy, or loss): whenever an evaluation improves on it, that
+  // step's checkpoint is copied to out_dir/best/ (higher is better, except for loss). Empty: off.
+  std::string keep_best;
 };
 
 // Data-parallel settings (trainer/dist); none changes the math, so none is in the digest.

@@ -61,6 +61,30 @@ TEST(TrainConfig, EmptyOverrideClearsAStringAndDistSettingsAreRead) {
   EXPECT_EQ(c.Digest(), LoadTrainConfig(WriteConfig("tiny.yaml", kTiny), {}).Digest());
 }
 
+// Every field of the config structs can be set by key: the settings the errors and docs point
+// users to (run.start_fresh, optim.max_skipped_in_a_row, task.glue.*) exist in the schema.
+TEST(TrainConfig, EverySettingTheDocsNameCanBeSet) {
+  const TrainConfig c = LoadTrainConfig(
+      WriteConfig("tiny.yaml", kTiny),
+      {"run.start_fresh=true", "optim.max_skipped_in_a_row=3", "run.keep_best=accuracy",
+       "task.name=glue", "task.glue.name=mrpc", "task.glue.data_dir=/glue", "task.glue.epochs=3",
+       "task.glue.max_length=64", "task.glue.skip_malformed=true", "task.classification.labels=3"});
+  EXPECT_TRUE(c.run.start_fresh);
+  EXPECT_EQ(c.optim.max_skipped_in_a_row, 3);
+  EXPECT_EQ(c.run.keep_best, "accuracy");
+  EXPECT_EQ(c.task.glue.name, "mrpc");
+  EXPECT_EQ(c.task.glue.epochs, 3);
+  EXPECT_EQ(c.task.glue.max_length, 64);
+  EXPECT_TRUE(c.task.glue.skip_malformed);
+  EXPECT_EQ(c.task.classification.labels, 3);
+  std::string keys;
+  for (const TrainConfig::Setting& setting : c.Settings()) keys += setting.key + " ";
+  for (const char* key : {"run.start_fresh", "optim.max_skipped_in_a_row", "run.keep_best",
+                          "task.glue.data_dir", "task.classification.valid"}) {
+    EXPECT_NE(keys.find(key), std::string::npos) << key;
+  }
+}
+
 TEST(TrainConfig, DigestCoversModelAndDataButNotLogging) {
   const std::string path = WriteConfig("digest.yaml", kTiny);
   const std::string base = LoadTrainConfig(path, {}).Digest();

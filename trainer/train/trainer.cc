@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "runtime/compute_threads.h"
 #include "runtime/hash.h"
@@ -293,6 +295,42 @@ std::optional<v1::EvalReport> Trainer::State::Evaluate() {
   return report;
 }
 
+void Trainer::State::KeepBest(const v1::EvalReport& eval) {
+  namespace fs = std::filesystem;
+  const std::string& metric = config.run.keep_best;
+  if (metric.empty() || last_saved_step != step || step == 0) return;
+  double value = eval.loss();
+  if (metric != "loss") {
+    const auto it = eval.metrics().find(metric);
+    if (it == eval.metrics().end()) {
+      std::string names = "loss";
+      for (const auto& [name, v] : eval.metrics()) names += ", " + name;
+      throw ConfigError("run.keep_best: evaluations have no metric '" + metric + "'; they have " +
+                        names);
+    }
+    value = it->second;
+  }
+  const bool lower_is_better = metric == "loss";
+  if (best_value && !(lower_is_better ? value < *best_value : value > *best_value)) return;
+  best_value = value;
+  if (comm->rank() == 0) {
+    // Copied beside, then renamed over the previous best: a crash leaves one whole best/.
+    const fs::path best = fs::path(config.run.out_dir) / "best";
+    const fs::path partial = fs::path(config.run.out_dir) / "best.partial";
+    fs::remove_all(partial);
+    fs::copy(fs::path(store.root()) / ("step_" + std::to_string(step)), partial,
+             fs::copy_options::recursive);
+    nlohmann::json info = {{"step", step}, {"metric", metric}, {"value", value}};
+    std::ofstream(partial / "best.json") << info.dump(1) << "\n";
+    fs::remove_all(best);
+    fs::rename(partial, best);
+  }
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.4f", value);
+  Say("best " + metric + " so far (" + text + ") at step " + std::to_string(step) + ": kept in " +
+      config.run.out_dir + "/best");
+}
+
 void Trainer::State::Publish(const v1::StepReport& report) {
   if (auto line = step_log->Add(report)) Say(*line);
   if (!report.checkpoint().empty()) Say("checkpoint " + report.checkpoint());
@@ -364,6 +402,13 @@ TrainResult Trainer::Run(int64_t max_steps) {
             " unfinished checkpoint save(s) of an earlier run");
     }
   }
+  if (!c.run.keep_best.empty()) {  // a resumed run keeps comparing with the best so far
+    std::ifstream best(std::filesystem::path(c.run.out_dir) / "best/best.json");
+    nlohmann::json info;
+    if (best && (best >> info) && info.contains("value") && info["value"].is_number()) {
+      s.best_value = info["value"].get<double>();
+    }
+  }
   if (!s.Resume() && !c.model.init_from.empty()) {
     s.task.InitFrom(c.model.init_from, [&s](const std::string& m) { s.Say(m); });
   }
@@ -426,6 +471,7 @@ TrainResult Trainer::Run(int64_t max_steps) {
       if (auto eval = s.Evaluate()) {
         result.last_eval_loss = eval->loss();
         s.Publish(*eval);
+        s.KeepBest(*eval);
       }
     }
   }

@@ -74,6 +74,10 @@ struct Trainer::State {
   v1::StepReport Step(bool* stop_requested);
   // Evaluates on the task's evaluation batches, shared out over the ranks.
   std::optional<v1::EvalReport> Evaluate();
+  // run.keep_best: copies the just-committed step to out_dir/best/ when `eval` improves on the
+  // best value so far (rank 0 writes; every rank tracks the value).
+  void KeepBest(const v1::EvalReport& eval);
+  std::optional<double> best_value;  // of run.keep_best, read back from best/best.json on resume
   void Publish(const v1::StepReport& report);
   void Publish(const v1::EvalReport& report);
 

@@ -8,6 +8,8 @@
 #include <iterator>
 #include <limits>
 
+#include "trainer/checkpoint/safetensors.h"
+#include "trainer/checkpoint/tensor_io.h"
 #include "trainer/data/wordpiece_tokenizer.h"
 #include "trainer/tasks/bert_init.h"
 #include "trainer/tasks/glue/glue_metrics.h"
@@ -77,6 +79,7 @@ void GlueTask::AdjustConfig(TrainConfig& c) {
   c.optim.warmup_steps = std::min(c.optim.warmup_steps, c.optim.total_steps);
   c.run.eval_every = per_epoch;
   c.run.checkpoint_every = per_epoch;
+  if (c.run.keep_best.empty()) c.run.keep_best = spec.metrics.front();  // the best epoch
 }
 
 GlueTask::GlueTask(const TrainConfig& config)
@@ -163,6 +166,15 @@ Metrics GlueTask::MetricsOf(const std::vector<double>& s, int64_t loss_terms) co
 
 void GlueTask::WriteOutputs(const std::string& dir, const Log& log) {
   const WordPieceTokenizer vocab = WordPieceTokenizer::FromFile(config_.data.vocab);
+  // Predictions come from the best epoch when run.keep_best kept one (the GLUE default).
+  const std::filesystem::path best = std::filesystem::path(dir) / "best";
+  if (std::filesystem::exists(best / "model.safetensors")) {
+    const std::string path = (best / "model.safetensors").string();
+    LoadTensors(ReadSafetensors(path), model_->named_parameters(), path);
+    std::ifstream info(best / "best.json");
+    const std::string text{std::istreambuf_iterator<char>(info), std::istreambuf_iterator<char>()};
+    log("predicting with the best epoch's weights (" + path + "): " + text);
+  }
   torch::nn::Module& m = *model_;
   m.eval();
   torch::NoGradGuard no_grad;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -89,14 +90,26 @@ TEST(GlueTask, SingleSentenceTaskLearnsWithAScheduleInEpochs) {
   ASSERT_EQ(evals.size(), 61u);  // before training and after every epoch
   EXPECT_GE(evals.back().metrics().at("accuracy"), 0.9) << evals.back().DebugString();
 
-  // Dev predictions in the submission format, with labels glue_eval can score against; their
-  // accuracy is the evaluation's (the same model and sampling keys).
-  task.WriteOutputs(c.run.out_dir, [](const std::string&) {});
+  // The best epoch was kept (run.keep_best defaults to the task's first metric).
+  double best = 0;
+  for (size_t i = 1; i < evals.size(); ++i)
+    best = std::max(best, evals[i].metrics().at("accuracy"));
+  EXPECT_EQ(c.run.keep_best, "accuracy");
+  EXPECT_NE(testing::ReadFile(fs::path(c.run.out_dir) / "best/best.json").find("\"accuracy\""),
+            std::string::npos);
+  EXPECT_TRUE(fs::exists(fs::path(c.run.out_dir) / "best/model.safetensors"));
+
+  // Dev predictions in the submission format, with labels glue_eval can score against, from
+  // the best epoch's weights: their accuracy is that evaluation's (same sampling keys).
+  std::vector<std::string> logs;
+  task.WriteOutputs(c.run.out_dir, [&](const std::string& m) { logs.push_back(m); });
+  ASSERT_FALSE(logs.empty());
+  EXPECT_NE(logs[0].find("predicting with the best epoch's weights"), std::string::npos);
   const fs::path dev = fs::path(c.run.out_dir) / "predictions/dev";
   const std::vector<std::string> predicted = ReadColumn(dev / "SST-2.tsv", "index\tprediction");
   const std::vector<std::string> labels = ReadColumn(dev / "SST-2.labels.tsv", "index\tlabel");
   ASSERT_EQ(predicted.size(), 24u);
-  EXPECT_DOUBLE_EQ(glue::Accuracy(predicted, labels), evals.back().metrics().at("accuracy"));
+  EXPECT_DOUBLE_EQ(glue::Accuracy(predicted, labels), best);
 }
 
 // A model imported from a Hugging Face directory fine-tunes: its encoder weights are the
