@@ -448,11 +448,14 @@ TrainResult Trainer::Run(int64_t max_steps) {
         stop || s.step == c.optim.total_steps || (max_steps >= 0 && result.steps_done == max_steps);
     if (s.skipped_in_a_row >= c.optim.max_skipped_in_a_row) {
       s.Publish(report);
+      const std::string good =
+          s.last_saved_step >= 0
+              ? "the checkpoint of step " + std::to_string(s.last_saved_step) + " is the last good one"
+              : "no checkpoint was committed yet";
       throw Error(ErrorCode::kFailedPrecondition,
                   std::to_string(s.skipped_in_a_row) + " steps in a row were skipped (" +
                       report.skip_reason() + ", last at step " + std::to_string(s.step) +
-                      "); the weights of step " + std::to_string(s.last_saved_step) +
-                      " are the last good ones. Lower optim.lr or check the data");
+                      "); " + good + ". Lower optim.lr or check the data");
     }
     if (s.step % c.run.checkpoint_every == 0 || last) save(report);
     report.set_unix_time(UnixTime());
