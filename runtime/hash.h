@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 namespace sbmt::runtime {
 
@@ -29,6 +30,15 @@ constexpr uint64_t Mix64(uint64_t x) { return Fmix64(x + kGoldenGamma); }
 inline uint64_t SplitMix64Next(uint64_t& state) {
   state += kGoldenGamma;
   return Fmix64(state);
+}
+
+// FNV-1a of `text`, continuing from `h` (the offset basis by default), so a sequence of strings
+// can be hashed piece by piece: a text's fingerprint (config digests, settings compared across
+// ranks), not a generator.
+inline constexpr uint64_t kFnvOffsetBasis = 1469598103934665603ull;
+constexpr uint64_t Fnv1a64(std::string_view text, uint64_t h = kFnvOffsetBasis) {
+  for (char ch : text) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+  return h;
 }
 
 // The top 53 bits of `bits` as a double in [0, 1).

@@ -209,17 +209,23 @@ NpyArray ReadNpy(const std::string& path) {
   const int64_t available = static_cast<int64_t>(in.tellg() - data_start);
   in.seekg(data_start);
   const int64_t width = ElementSize(array.descr);
-  int64_t elements = 1;
   for (int64_t d : array.shape) {
     if (d < 0) Fail(path, "negative dimension in shape " + array.ShapeString());
   }
-  const bool empty = std::find(array.shape.begin(), array.shape.end(), 0) != array.shape.end();
-  for (int64_t d : empty ? std::vector<int64_t>{0} : array.shape) {
-    if (d > 0 && elements > available / width / d) {
-      Fail(path, "truncated data: shape " + array.ShapeString() + " of " + array.descr +
-                     " needs more than the " + std::to_string(available) + " bytes the file holds");
+  // A zero dimension makes the array empty; otherwise the product is checked as it grows, so
+  // it cannot overflow.
+  int64_t elements = 1;
+  if (std::find(array.shape.begin(), array.shape.end(), 0) != array.shape.end()) {
+    elements = 0;
+  } else {
+    for (int64_t d : array.shape) {
+      if (elements > available / width / d) {
+        Fail(path, "truncated data: shape " + array.ShapeString() + " of " + array.descr +
+                       " needs more than the " + std::to_string(available) +
+                       " bytes the file holds");
+      }
+      elements *= d;
     }
-    elements *= d;
   }
   const int64_t bytes = elements * width;
   array.bytes.resize(bytes);

@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "runtime/hash.h"
+
 namespace sbmt::trainer {
 namespace {
 
@@ -331,16 +333,13 @@ std::vector<TrainConfig::Setting> TrainConfig::Settings() const {
 }
 
 std::string TrainConfig::Digest() const {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  uint64_t h = runtime::kFnvOffsetBasis;
   for (const Field& f : Schema()) {
     if (!f.digest) continue;
     // Masked-LM configs hash as they did before tasks existed, so their checkpoints still
     // resume; any other task's settings are part of its digest.
     if (f.key.rfind("task.", 0) == 0 && task.name == "mlm") continue;
-    for (char ch : f.key + "=" + f.get(*this) + "\n") {
-      h ^= static_cast<unsigned char>(ch);
-      h *= 1099511628211ull;
-    }
+    h = runtime::Fnv1a64(f.key + "=" + f.get(*this) + "\n", h);
   }
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));

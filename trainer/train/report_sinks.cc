@@ -113,8 +113,8 @@ std::optional<std::string> StepLogFormatter::Add(const v1::StepReport& r) {
   }
   std::string skipped;
   if (r.skipped_steps() > 0) {
-    skipped = " | skipped " + std::to_string(r.skipped_steps()) + " (" + r.skip_reason() + ")";
-    if (!r.skipped()) skipped = " | skipped " + std::to_string(r.skipped_steps());
+    skipped = " | skipped " + std::to_string(r.skipped_steps()) +
+              (r.skipped() ? " (" + r.skip_reason() + ")" : "");
   }
   const double eta =
       seconds_total_ / steps_total_ * static_cast<double>(r.total_steps() - r.step());

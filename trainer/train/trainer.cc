@@ -94,13 +94,11 @@ Trainer::State::State(TrainConfig c, Task& t, Log l, dist::Communicator* given, 
 
 void Trainer::State::CheckSameSettingsEverywhere() const {
   std::vector<TrainConfig::Setting> settings = config.Settings();
-  std::vector<int64_t> mine;  // FNV-1a of each value (as int64: the collectives' type)
+  std::vector<int64_t> mine;  // a fingerprint of each value (as int64: the collectives' type)
   for (const TrainConfig::Setting& setting : settings) {
     // Threads per rank follow each node's cores; everything else must be the same everywhere.
     const std::string text = setting.key == "run.threads" ? "" : setting.value;
-    uint64_t h = 1469598103934665603ull;
-    for (char ch : text) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
-    mine.push_back(static_cast<int64_t>(h));
+    mine.push_back(static_cast<int64_t>(runtime::Fnv1a64(text)));
   }
   const size_t n = mine.size();
   std::vector<int64_t> all(n * comm->size());

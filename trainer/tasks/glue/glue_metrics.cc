@@ -18,10 +18,6 @@ void CheckSameLength(size_t a, size_t b) {
   if (a == 0) throw Error(ErrorCode::kInvalidArgument, "metrics: no examples");
 }
 
-struct Confusion {
-  double tp = 0, fp = 0, fn = 0, tn = 0;
-};
-
 Confusion Count(const std::vector<std::string>& p, const std::vector<std::string>& l,
                 const std::string& positive) {
   CheckSameLength(p.size(), l.size());
@@ -42,19 +38,25 @@ double Accuracy(const std::vector<std::string>& p, const std::vector<std::string
   return static_cast<double>(correct) / static_cast<double>(p.size());
 }
 
-double F1(const std::vector<std::string>& p, const std::vector<std::string>& l,
-          const std::string& positive) {
-  const Confusion c = Count(p, l, positive);
+double F1(const Confusion& c) {
   const double denominator = 2 * c.tp + c.fp + c.fn;
   return denominator == 0 ? 0.0 : 2 * c.tp / denominator;
 }
 
-double MatthewsCorrelation(const std::vector<std::string>& p, const std::vector<std::string>& l,
-                           const std::string& positive) {
-  const Confusion c = Count(p, l, positive);
+double MatthewsCorrelation(const Confusion& c) {
   const double denominator =
       std::sqrt((c.tp + c.fp) * (c.tp + c.fn) * (c.tn + c.fp) * (c.tn + c.fn));
   return denominator == 0 ? 0.0 : (c.tp * c.tn - c.fp * c.fn) / denominator;
+}
+
+double F1(const std::vector<std::string>& p, const std::vector<std::string>& l,
+          const std::string& positive) {
+  return F1(Count(p, l, positive));
+}
+
+double MatthewsCorrelation(const std::vector<std::string>& p, const std::vector<std::string>& l,
+                           const std::string& positive) {
+  return MatthewsCorrelation(Count(p, l, positive));
 }
 
 double Pearson(const std::vector<double>& x, const std::vector<double>& y) {

@@ -14,6 +14,13 @@
 
 namespace sbmt::trainer::glue {
 
+// Binary confusion counts (class "1" or another `positive` against the rest).
+struct Confusion {
+  double tp = 0, fp = 0, fn = 0, tn = 0;
+};
+double F1(const Confusion& c);
+double MatthewsCorrelation(const Confusion& c);
+
 double Accuracy(const std::vector<std::string>& predictions,
                 const std::vector<std::string>& labels);
 // F1 of `positive` against all other labels.

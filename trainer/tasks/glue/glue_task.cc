@@ -146,15 +146,9 @@ Metrics GlueTask::MetricsOf(const std::vector<double>& s, int64_t loss_terms) co
   if (n <= 0) return m;
   for (const std::string& metric : spec_.metrics) {
     if (metric == "accuracy") m.emplace_back(metric, s[0] / n);
-    if (metric == "f1") {
-      const double d = 2 * s[1] + s[2] + s[3];
-      m.emplace_back(metric, d == 0 ? 0.0 : 2 * s[1] / d);
-    }
-    if (metric == "mcc") {
-      const double tp = s[1], fp = s[2], fn = s[3], tn = s[4];
-      const double d = std::sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn));
-      m.emplace_back(metric, d == 0 ? 0.0 : (tp * tn - fp * fn) / d);
-    }
+    const glue::Confusion confusion{s[1], s[2], s[3], s[4]};
+    if (metric == "f1") m.emplace_back(metric, glue::F1(confusion));
+    if (metric == "mcc") m.emplace_back(metric, glue::MatthewsCorrelation(confusion));
     if (metric == "pearson") {
       const double sxx = s[2] - s[0] * s[0] / n, syy = s[3] - s[1] * s[1] / n;
       const double sxy = s[4] - s[0] * s[1] / n;

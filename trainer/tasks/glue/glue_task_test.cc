@@ -32,6 +32,19 @@ TEST(GlueTask, PairsGetTokenTypesAndLongestFirstTruncation) {
   EXPECT_EQ(single.token_types, (std::vector<int32_t>{0, 0, 0, 0}));
 }
 
+// The classification task's sentiment fixture is in SST-2's layout.
+const char kSentimentFixture[] = "trainer/tasks/classification/testdata";
+
+// A GLUE data folder whose SST-2/ holds the sentiment fixture's train and dev files.
+fs::path Sst2Folder(const std::string& name) {
+  const fs::path glue_dir = testing::FreshDir(name);
+  fs::create_directories(glue_dir / "SST-2");
+  const fs::path fixture = fs::absolute(kSentimentFixture);
+  fs::create_symlink(fixture / "train.tsv", glue_dir / "SST-2/train.tsv");
+  fs::create_symlink(fixture / "dev.tsv", glue_dir / "SST-2/dev.tsv");
+  return glue_dir;
+}
+
 // The second column of an index<TAB>value file, after checking its header.
 std::vector<std::string> ReadColumn(const fs::path& path, const std::string& header) {
   std::ifstream in(path);
@@ -68,11 +81,8 @@ TrainConfig Tiny(const std::string& task, const fs::path& data_dir, const fs::pa
 // The sentiment fixture of the classification task is in SST-2's layout: as GLUE's SST-2 it
 // learns through the same Trainer, with a schedule counted in epochs.
 TEST(GlueTask, SingleSentenceTaskLearnsWithAScheduleInEpochs) {
-  const fs::path glue_dir = testing::FreshDir("glue_sst2");
-  fs::create_directories(glue_dir / "SST-2");
-  const fs::path fixture = fs::absolute("trainer/tasks/classification/testdata");
-  fs::create_symlink(fixture / "train.tsv", glue_dir / "SST-2/train.tsv");
-  fs::create_symlink(fixture / "dev.tsv", glue_dir / "SST-2/dev.tsv");
+  const fs::path fixture = fs::absolute(kSentimentFixture);
+  const fs::path glue_dir = Sst2Folder("glue_sst2");
   TrainConfig c = Tiny("sst2", glue_dir, fixture / "vocab.txt");
   c.model.vocab_size = 34;
   c.data.global_batch = 16;
@@ -115,11 +125,8 @@ TEST(GlueTask, SingleSentenceTaskLearnsWithAScheduleInEpochs) {
 // A model imported from a Hugging Face directory fine-tunes: its encoder weights are the
 // directory's, the pooler and classifier start fresh.
 TEST(GlueTask, FineTunesFromAHuggingFaceDirectory) {
-  const fs::path glue_dir = testing::FreshDir("glue_hf");
-  fs::create_directories(glue_dir / "SST-2");
-  const fs::path fixture = fs::absolute("trainer/tasks/classification/testdata");
-  fs::create_symlink(fixture / "train.tsv", glue_dir / "SST-2/train.tsv");
-  fs::create_symlink(fixture / "dev.tsv", glue_dir / "SST-2/dev.tsv");
+  const fs::path fixture = fs::absolute(kSentimentFixture);
+  const fs::path glue_dir = Sst2Folder("glue_hf");
   TrainConfig c = Tiny("sst2", glue_dir, fixture / "vocab.txt");
   c.model.vocab_size = 34;
   c.data.global_batch = 16;
