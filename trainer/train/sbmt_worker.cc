@@ -86,14 +86,14 @@ int main(int argc, char** argv) {
     sbmt::runtime::SetComputeThreads(static_cast<int>(config.run.threads));
     comm = sbmt::dist::ConnectWorld(placement, config.dist.backend,
                                     std::chrono::seconds(config.dist.timeout_s));
+    const std::unique_ptr<sbmt::trainer::Task> task = sbmt::trainer::MakeTask(config);
     if (log_all_ranks || comm->rank() == 0) {
-      log("config " + config_path + " (digest " + config.Digest() + "), task " + config.task.name +
+      log("config " + config_path + " (digest " + config.Digest() + "), task " + task->name() +
           ", attention " + config.model.attention + ", output " + config.run.out_dir +
           ", world size " + std::to_string(comm->size()) + " (" + comm->backend() + "), " +
           std::to_string(config.run.threads) +
           (config.run.threads == 1 ? " thread per rank" : " threads per rank"));
     }
-    const std::unique_ptr<sbmt::trainer::Task> task = sbmt::trainer::MakeTask(config);
     // Outputs are checked before training, not after hours of it.
     if (!export_dir.empty() && comm->rank() == 0) task->CheckCanExport(export_dir);
     sbmt::trainer::Trainer trainer(config, *task, log, comm.get(), log_all_ranks);

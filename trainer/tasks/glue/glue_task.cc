@@ -93,6 +93,9 @@ GlueTask::GlueTask(const TrainConfig& config)
       LabelledExamples(Encode(config, spec_, Split(spec_, false), vocab, nullptr), config.run.seed);
   dev_ = LabelledExamples(Encode(config, spec_, Split(spec_, true), vocab, nullptr), 0);
   data_identity_ = FileContentDigest(PathOf(config, spec_, Split(spec_, false)));
+  std::ifstream standin(std::filesystem::path(config.task.glue.data_dir) / spec_.folder /
+                        "STANDIN.txt");
+  if (standin) std::getline(standin, standin_);
   const int64_t outputs = spec_.regression() ? 1 : static_cast<int64_t>(spec_.labels.size());
   model_ = std::make_shared<BertForSequenceClassification>(config.model, outputs, config.run.seed);
 }
@@ -166,7 +169,8 @@ void GlueTask::WriteOutputs(const std::string& dir, const Log& log) {
     const std::string path = (best / "model.safetensors").string();
     LoadTensors(ReadSafetensors(path), model_->named_parameters(), path);
     std::ifstream info(best / "best.json");
-    const std::string text{std::istreambuf_iterator<char>(info), std::istreambuf_iterator<char>()};
+    std::string text{std::istreambuf_iterator<char>(info), std::istreambuf_iterator<char>()};
+    text.erase(std::remove(text.begin(), text.end(), '\n'), text.end());  // one log line
     log("predicting with the best epoch's weights (" + path + "): " + text);
   }
   torch::nn::Module& m = *model_;
@@ -209,6 +213,10 @@ void GlueTask::WriteOutputs(const std::string& dir, const Log& log) {
     }
     log("wrote " + std::to_string(examples.size()) + " predictions to " +
         (out_dir / (stem + ".tsv")).string());
+    if (!standin_.empty()) {  // glue_eval names a stand-in in its result
+      std::ofstream(out_dir / "STANDIN.txt") << standin_ << '\n';
+      log(standin_);
+    }
   }
   m.train();
 }
@@ -217,6 +225,19 @@ void GlueTask::WriteOutputs(const std::string& dir, const Log& log) {
 // them (a fine-tuned classifier).
 void GlueTask::InitFrom(const std::string& dir, const Log& log) {
   InitBertFromHuggingFace(*model_, config_.model, dir, {"bert.pooler.", "classifier."}, log);
+}
+
+void GlueTask::CheckCanExport(const std::string& dir) const {
+  CheckCanExportBert(dir, config_.data.vocab);
+}
+
+void GlueTask::ExportHuggingFace(const std::string& dir) const {
+  HuggingFaceHead head;
+  head.architecture = "BertForSequenceClassification";
+  head.labels = spec_.labels;
+  head.regression = spec_.regression();
+  head.finetuning_task = spec_.name;
+  ExportBert(*model_, config_.model, config_.data.vocab, dir, head);
 }
 
 }  // namespace sbmt::trainer

@@ -10,6 +10,10 @@
 // With task.glue.epochs > 0 (default 5, as the SBM paper fine-tunes) the schedule is counted
 // in epochs: AdjustConfig sets optim.total_steps and evaluates and checkpoints every epoch.
 //
+// Real labelled text laid out as a GLUE task stands in for it where GLUE cannot be fetched
+// (tools/fetch_data.sh writes data/glue_standin/); its folder's STANDIN.txt says what it is, and
+// the task's name, log and prediction folders carry that.
+//
 //   GlueTask::AdjustConfig(config);   // before the Trainer sees the config
 //   GlueTask task(config);
 //   Trainer(config, task, log).Run();
@@ -35,7 +39,10 @@ class GlueTask : public Task {
   // checkpoint cadence. Throws ConfigError for an unknown task or unreadable training file.
   static void AdjustConfig(TrainConfig& config);
 
-  std::string name() const override { return "glue/" + spec_.name; }
+  // "glue/sst2"; "glue/sst2-standin" when the task's folder holds a stand-in (STANDIN.txt).
+  std::string name() const override {
+    return "glue/" + spec_.name + (standin_.empty() ? "" : "-standin");
+  }
   torch::nn::Module& model() override { return *model_; }
   int64_t train_examples() const override { return train_.size(); }
   std::unique_ptr<TaskBatch> TrainBatch(int64_t epoch, int64_t first, int64_t rows) override;
@@ -48,6 +55,10 @@ class GlueTask : public Task {
   int stats_size() const override { return 5; }
   Metrics MetricsOf(const std::vector<double>& stats, int64_t loss_terms) const override;
   void InitFrom(const std::string& dir, const Log& log) override;
+  // A BertForSequenceClassification directory with the task's labels (id2label), which
+  // sbmt_predict classify and transformers load; after training it holds the best epoch.
+  void ExportHuggingFace(const std::string& dir) const override;
+  void CheckCanExport(const std::string& dir) const override;
   std::string DataIdentity() const override { return data_identity_; }
   // Predictions of every dev and test split in GLUE's submission format, under dir/predictions/:
   // <split>/<Submission>.tsv (index<TAB>prediction, labels as GLUE spells them; the test files
@@ -56,6 +67,8 @@ class GlueTask : public Task {
   void WriteOutputs(const std::string& dir, const Log& log) override;
 
   const glue::GlueTaskSpec& spec() const { return spec_; }
+  // What the stand-in data really is (the first line of STANDIN.txt); empty for GLUE's own files.
+  const std::string& standin() const { return standin_; }
 
  private:
   TrainConfig config_;
@@ -63,6 +76,7 @@ class GlueTask : public Task {
   int32_t pad_id_ = 0;
   LabelledExamples train_, dev_;
   std::string data_identity_;
+  std::string standin_;
   std::shared_ptr<BertForSequenceClassification> model_;
 };
 

@@ -11,6 +11,7 @@
 
 #include "tests/util/test_files.h"
 #include "trainer/checkpoint/hf_export.h"
+#include "trainer/checkpoint/safetensors.h"
 #include "trainer/checkpoint/tensor_io.h"
 #include "trainer/tasks/glue/glue_metrics.h"
 #include "trainer/train/trainer.h"
@@ -150,6 +151,36 @@ TEST(GlueTask, FineTunesFromAHuggingFaceDirectory) {
       torch::equal(task.model().named_parameters()["bert.embeddings.word_embeddings.weight"],
                    pretrained.named_parameters()["bert.embeddings.word_embeddings.weight"]));
   EXPECT_EQ(trainer.Run().final_step, 8);
+}
+
+// One of our checkpoints (a committed step_N/ of a pretraining run) starts a fine-tune too: its
+// tensor names are the Hugging Face ones, and there is no config.json.
+TEST(GlueTask, FineTunesFromOurCheckpoint) {
+  const fs::path fixture = fs::absolute(kSentimentFixture);
+  TrainConfig c = Tiny("sst2", Sst2Folder("glue_ckpt"), fixture / "vocab.txt");
+  c.model.vocab_size = 34;
+  c.data.global_batch = 16;
+  c.task.glue.epochs = 1;
+  const fs::path step = testing::FreshDir("glue_ckpt_pretrained") / "checkpoints/step_40";
+  fs::create_directories(step);
+  BertForMaskedLM pretrained(c.model, 78);
+  WriteSafetensors((step / "model.safetensors").string(),
+                   ToSafeTensors(pretrained.named_parameters()), {});
+  testing::WriteFile(step / "COMMITTED", "");
+  c.model.init_from = step.string();
+  c.run.out_dir = testing::FreshDir("glue_ckpt_run").string();
+  GlueTask::AdjustConfig(c);
+  GlueTask task(c);
+  std::vector<std::string> logs;
+  Trainer trainer(c, task, [&](const std::string& m) { logs.push_back(m); });
+  trainer.Run(0);
+  ASSERT_FALSE(logs.empty());
+  EXPECT_NE(logs[0].find("initialized from checkpoint " + step.string() + " (4 parameters kept"),
+            std::string::npos)
+      << logs[0];
+  EXPECT_TRUE(
+      torch::equal(task.model().named_parameters()["bert.encoder.layer.1.output.dense.weight"],
+                   pretrained.named_parameters()["bert.encoder.layer.1.output.dense.weight"]));
 }
 
 // STS-B: a pair regression task; Pearson from summed statistics, on the official layout.

@@ -133,42 +133,11 @@ void MlmTask::InitFrom(const std::string& dir, const Log& log) {
 }
 
 void MlmTask::CheckCanExport(const std::string& dir) const {
-  namespace fs = std::filesystem;
-  if (dir.empty()) throw ConfigError("--export-hf: expected a directory, got an empty path");
-  std::error_code ec;
-  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
-    throw ConfigError("--export-hf=" + dir + ": exists and is not a directory");
-  }
-  const fs::path parent = fs::absolute(dir, ec).parent_path();
-  fs::create_directories(parent, ec);
-  if (ec || ::access(parent.c_str(), W_OK) != 0) {
-    throw ConfigError("--export-hf=" + dir + ": cannot write in " + parent.string());
-  }
-  if (std::ifstream(config_.data.vocab).fail()) {  // copied into the export as vocab.txt
-    throw ConfigError("--export-hf=" + dir + ": data.vocab " + config_.data.vocab +
-                      " is not readable");
-  }
+  CheckCanExportBert(dir, config_.data.vocab);
 }
 
-// Written next to `dir` and renamed into place: an interrupted export never leaves a
-// half-written directory under the name a loader would open.
 void MlmTask::ExportHuggingFace(const std::string& dir) const {
-  namespace fs = std::filesystem;
-  CheckCanExport(dir);
-  const std::string partial = dir + ".partial";
-  std::error_code ec;
-  fs::remove_all(partial, ec);
-  sbmt::trainer::ExportHuggingFace(ToSafeTensors(model_->named_parameters()), config_.model,
-                                   config_.data.vocab, partial);
-  if (fs::exists(dir)) {
-    const std::string old = dir + ".old";
-    fs::remove_all(old, ec);
-    fs::rename(dir, old);
-    fs::rename(partial, dir);
-    fs::remove_all(old, ec);
-  } else {
-    fs::rename(partial, dir);
-  }
+  ExportBert(*model_, config_.model, config_.data.vocab, dir, HuggingFaceHead{});
 }
 
 }  // namespace sbmt::trainer
