@@ -30,6 +30,11 @@ void InstallStopSignalHandlers() {
 
 int PendingStopSignal() { return pending.load(std::memory_order_relaxed); }
 
+void RequestStop(int signal) {
+  int expected = 0;
+  pending.compare_exchange_strong(expected, signal);
+}
+
 void SetPendingStopSignalForTesting(int signal) { pending.store(signal); }
 
 }  // namespace sbmt::runtime

@@ -14,6 +14,10 @@ void InstallStopSignalHandlers();
 // The first stop signal received (SIGTERM or SIGINT), or 0.
 int PendingStopSignal();
 
+// As if `signal` had been received, unless a stop is already pending: how the coordinator's
+// cancel reaches the training loop.
+void RequestStop(int signal);
+
 // For tests: as if `signal` had been received (0 clears it).
 void SetPendingStopSignalForTesting(int signal);
 

@@ -8,10 +8,10 @@
 
 namespace {
 
-class InfoService final : public sbmt::coordinator::Coordinator::Service {
+class InfoService final : public sbmt::coordinator::v1::Coordinator::Service {
  public:
-  grpc::Status GetServerInfo(grpc::ServerContext*, const sbmt::coordinator::ServerInfoRequest*,
-                             sbmt::coordinator::ServerInfo* reply) override {
+  grpc::Status GetServerInfo(grpc::ServerContext*, const sbmt::coordinator::v1::ServerInfoRequest*,
+                             sbmt::coordinator::v1::ServerInfo* reply) override {
     reply->set_version("test-version");
     reply->set_start_time_unix_s(42);
     return grpc::Status::OK;
@@ -30,10 +30,10 @@ TEST(Grpc, RoundTripOnLoopbackWithEphemeralPort) {
 
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
                                      grpc::InsecureChannelCredentials());
-  auto stub = sbmt::coordinator::Coordinator::NewStub(channel);
+  auto stub = sbmt::coordinator::v1::Coordinator::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  sbmt::coordinator::ServerInfo reply;
+  sbmt::coordinator::v1::ServerInfo reply;
   grpc::Status status = stub->GetServerInfo(&context, {}, &reply);
 
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -51,11 +51,11 @@ TEST(Grpc, UnreachableServerGivesUnavailable) {
   builder.RegisterService(&service);
   builder.BuildAndStart()->Shutdown();
 
-  auto stub = sbmt::coordinator::Coordinator::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  auto stub = sbmt::coordinator::v1::Coordinator::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  sbmt::coordinator::ServerInfo reply;
+  sbmt::coordinator::v1::ServerInfo reply;
   grpc::Status status = stub->GetServerInfo(&context, {}, &reply);
   EXPECT_FALSE(status.ok());
   EXPECT_TRUE(status.error_code() == grpc::StatusCode::UNAVAILABLE ||

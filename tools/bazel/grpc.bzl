@@ -13,8 +13,12 @@ list imported protos' libraries in deps.
 PROTOC = "/usr/bin/protoc"
 GRPC_CPP_PLUGIN = "/usr/bin/grpc_cpp_plugin"
 
-def cc_grpc_library(name, srcs, deps = None, grpc = True, visibility = None):
-    """Generates and compiles messages (and, with grpc = True, services) for `srcs`."""
+def cc_grpc_library(name, srcs, deps = None, grpc = True, imports = None, visibility = None):
+    """Generates and compiles messages (and, with grpc = True, services) for `srcs`.
+
+    `imports` lists the .proto files `srcs` import (protoc reads them in the sandbox); their
+    generated code comes from the library in `deps`.
+    """
     stems = [src[:-len(".proto")] for src in srcs]
     suffixes = [".pb.h", ".pb.cc"] + ([".grpc.pb.h", ".grpc.pb.cc"] if grpc else [])
     outs = [stem + suffix for stem in stems for suffix in suffixes]
@@ -25,9 +29,13 @@ def cc_grpc_library(name, srcs, deps = None, grpc = True, visibility = None):
 
     native.genrule(
         name = name + "_gen",
-        srcs = srcs,
+        srcs = srcs + (imports or []),
         outs = outs,
-        cmd = "%s --proto_path=. --cpp_out=$(GENDIR) %s$(SRCS)" % (PROTOC, plugin_flags),
+        cmd = "%s --proto_path=. --cpp_out=$(GENDIR) %s%s" % (
+            PROTOC,
+            plugin_flags,
+            " ".join(["$(location %s)" % src for src in srcs]),
+        ),
         message = "protoc " + " ".join(srcs),
     )
 

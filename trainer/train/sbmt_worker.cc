@@ -10,11 +10,13 @@
 // evaluates and checkpoints periodically under run.out_dir; resumes from its newest committed
 // checkpoint. An error on any rank is reported with the rank and ends the whole job.
 #include <c10/util/Exception.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +29,7 @@
 #include "trainer/dist/placement.h"
 #include "trainer/dist/world.h"
 #include "trainer/tasks/make_task.h"
+#include "trainer/train/coordinator_client.h"
 #include "trainer/train/trainer.h"
 
 namespace {
@@ -58,6 +61,13 @@ int main(int argc, char** argv) {
   app.add_option("--export-hf", export_dir,
                  "afterwards, write the weights as a Hugging Face directory (masked-LM task)");
   app.add_flag("--log-all-ranks", log_all_ranks, "every rank logs, prefixed by its rank");
+  // Set by the coordinator's launch template: this rank joins the job's attempt and beats.
+  sbmt::trainer::CoordinatorClientOptions coordinator;
+  app.add_option("--coordinator", coordinator.address, "HOST:PORT of sbmt_coordinator");
+  app.add_option("--coordinator-token-file", coordinator.token_file,
+                 "the coordinator's bearer token");
+  app.add_option("--job", coordinator.job, "the coordinator's job id");
+  app.add_option("--attempt", coordinator.attempt, "the coordinator's attempt number");
   CLI11_PARSE(app, argc, argv);
 
   sbmt::dist::Placement placement;
@@ -79,6 +89,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   };
   std::unique_ptr<sbmt::dist::Communicator> comm;
+  std::unique_ptr<sbmt::trainer::CoordinatorClient> client;
   try {
     sbmt::trainer::TrainConfig config = sbmt::trainer::LoadTrainConfig(config_path, overrides);
     if (config.run.threads == 0) config.run.threads = placement.threads;
@@ -86,6 +97,13 @@ int main(int argc, char** argv) {
     sbmt::runtime::SetComputeThreads(static_cast<int>(config.run.threads));
     comm = sbmt::dist::ConnectWorld(placement, config.dist.backend,
                                     std::chrono::seconds(config.dist.timeout_s));
+    if (!coordinator.address.empty()) {
+      coordinator.rank = comm->rank();
+      char host[256] = {};
+      gethostname(host, sizeof host - 1);
+      coordinator.host = host;
+      client = std::make_unique<sbmt::trainer::CoordinatorClient>(coordinator);
+    }
     const std::unique_ptr<sbmt::trainer::Task> task = sbmt::trainer::MakeTask(config);
     if (log_all_ranks || comm->rank() == 0) {
       log("config " + config_path + " (digest " + config.Digest() + "), task " + task->name() +
@@ -97,6 +115,7 @@ int main(int argc, char** argv) {
     // Outputs are checked before training, not after hours of it.
     if (!export_dir.empty() && comm->rank() == 0) task->CheckCanExport(export_dir);
     sbmt::trainer::Trainer trainer(config, *task, log, comm.get(), log_all_ranks);
+    if (client) trainer.OnStep([&](const sbmt::v1::StepReport& r) { client->OnStep(r); });
     const sbmt::trainer::TrainResult r = trainer.Run(max_steps);
     if (log_all_ranks || comm->rank() == 0) {
       log(std::string(r.stop_signal
@@ -110,12 +129,22 @@ int main(int argc, char** argv) {
       task->ExportHuggingFace(export_dir);
       log("exported Hugging Face layout to " + export_dir);
     }
+    if (client) {
+      // The final step's checkpoint, which the coordinator may have missed while it was away.
+      const std::string last =
+          config.run.out_dir + "/checkpoints/step_" + std::to_string(r.final_step);
+      if (comm->rank() == 0 && std::ifstream(last + "/COMMITTED")) {
+        client->ReportCheckpoint(r.final_step, last);
+      }
+      client->Exit(0, r.stop_signal ? "stopped by a signal" : "done", r.final_step);
+    }
   } catch (const std::exception& e) {
     const auto* error = dynamic_cast<const sbmt::Error*>(&e);
     const std::string message =
         std::string("error") +
         (error ? std::string(" (") + sbmt::ErrorCodeName(error->code()) + ")" : std::string()) +
         ": " + UserMessage(e);
+    if (client) client->Exit(1, message, -1);
     // Peers would wait for this rank's next collective: end the job now, saying who failed.
     if (comm && comm->size() > 1) comm->Abort(message);
     std::fprintf(stderr, "sbmt_worker: %s%s\n", who.c_str(), message.c_str());
