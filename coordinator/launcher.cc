@@ -15,7 +15,7 @@ namespace sbmt::coordinator {
 std::string DefaultLaunchTemplate() {
   return "mpirun -np {np} --host {hosts} --bind-to none {worker} --config={config} {overrides} "
          "--coordinator={address} --coordinator-token-file={token_file} --job={job} "
-         "--attempt={attempt}";
+         "--attempt={attempt} --gpu-slots={slots}";
 }
 
 std::vector<std::string> ExpandTemplate(const std::string& launch_template,

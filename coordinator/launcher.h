@@ -23,7 +23,8 @@ namespace sbmt::coordinator {
 
 // {np} ranks, {hosts} as mpirun's --host list (host:count,...), {worker} the sbmt_worker binary,
 // {config}, {overrides} (expanded to --set k=v pairs), {address} of the coordinator, {job},
-// {attempt}, {token_file}.
+// {attempt}, {token_file}, {slots} (each rank's slot on its host, in rank order: "0,1,0,1"; the
+// worker makes its slot its CUDA_VISIBLE_DEVICES).
 std::string DefaultLaunchTemplate();
 
 // Splits the template on spaces and replaces placeholders; an argument that is exactly

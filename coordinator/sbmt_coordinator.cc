@@ -16,28 +16,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "coordinator/launcher.h"
 #include "coordinator/service.h"
-
-namespace {
-
-std::string ReadFile(const std::string& path, const std::string& what) {
-  std::ifstream in(path);
-  if (!in) throw sbmt::Error(sbmt::ErrorCode::kNotFound, what + " " + path + ": cannot read");
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string Trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-}  // namespace
+#include "runtime/text_file.h"
 
 int main(int argc, char** argv) {
   CLI::App app("sbmt_coordinator: schedules, watches and heals sbmt_worker jobs");
@@ -62,6 +45,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--startup-timeout", startup_timeout_s, "seconds for every rank to join")
       ->capture_default_str();
+  double stall_after_s = 30;
+  app.add_option("--stall-after", stall_after_s,
+                 "seconds a rank's collective count may lag its peers' before it is blamed for a "
+                 "stall (longer than any phase one rank works alone, e.g. rank 0's checkpoint "
+                 "save)")
+      ->capture_default_str();
   app.add_option("--tls-cert", tls_cert, "server certificate (PEM); with --tls-key serves TLS");
   app.add_option("--tls-key", tls_key, "server private key (PEM)");
   app.add_option("--client-ca", client_ca, "CA of client certificates: mutual TLS");
@@ -74,7 +63,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   try {
-    const std::string token = Trimmed(ReadFile(token_file, "--token-file"));
+    const std::string token = sbmt::runtime::ReadTokenFile(token_file, "--token-file");
     if (token.size() < 16) {
       throw sbmt::Error(
           sbmt::ErrorCode::kInvalidArgument,
@@ -98,9 +87,10 @@ int main(int argc, char** argv) {
       grpc::SslServerCredentialsOptions ssl(
           client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
                             : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-      ssl.pem_key_cert_pairs.push_back(
-          {ReadFile(tls_key, "--tls-key"), ReadFile(tls_cert, "--tls-cert")});
-      if (!client_ca.empty()) ssl.pem_root_certs = ReadFile(client_ca, "--client-ca");
+      ssl.pem_key_cert_pairs.push_back({sbmt::runtime::ReadTextFile(tls_key, "--tls-key"),
+                                        sbmt::runtime::ReadTextFile(tls_cert, "--tls-cert")});
+      if (!client_ca.empty())
+        ssl.pem_root_certs = sbmt::runtime::ReadTextFile(client_ca, "--client-ca");
       credentials = grpc::SslServerCredentials(ssl);
     }
 
@@ -117,6 +107,7 @@ int main(int argc, char** argv) {
     options.launch_template = launch_template;
     options.scheduler.heartbeat_interval_s = heartbeat_s;
     options.scheduler.startup_timeout_s = startup_timeout_s;
+    options.scheduler.stall_after_s = stall_after_s;
     const std::string host = listen.substr(0, listen.rfind(':'));
     sbmt::coordinator::CoordinatorService service(std::move(hosts), options);
     builder.RegisterService(&service);

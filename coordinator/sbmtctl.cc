@@ -25,6 +25,7 @@
 #include <sstream>
 
 #include "proto/coordinator.grpc.pb.h"
+#include "runtime/text_file.h"
 
 namespace {
 
@@ -33,16 +34,6 @@ namespace v1 = sbmt::coordinator::v1;
 struct Failure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-std::string ReadFile(const std::string& path, const std::string& what) {
-  std::ifstream in(path);
-  if (!in) throw Failure(what + " " + path + ": cannot read");
-  std::stringstream s;
-  s << in.rdbuf();
-  std::string text = s.str();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
-}
 
 // The job spec from YAML; every key is known, and errors name the file and key.
 v1::JobSpec ReadSpec(const std::string& path) {
@@ -128,14 +119,14 @@ class Client {
     if (token_file.empty()) {
       throw Failure("no token: pass --token-file or set SBMT_TOKEN_FILE");
     }
-    token_ = ReadFile(token_file, "--token-file");
+    token_ = sbmt::runtime::ReadTokenFile(token_file, "--token-file");
     std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
     if (!tls_ca.empty()) {
       grpc::SslCredentialsOptions ssl;
-      ssl.pem_root_certs = ReadFile(tls_ca, "--tls-ca");
+      ssl.pem_root_certs = sbmt::runtime::ReadTextFile(tls_ca, "--tls-ca");
       if (!tls_cert.empty()) {
-        ssl.pem_cert_chain = ReadFile(tls_cert, "--tls-cert");
-        ssl.pem_private_key = ReadFile(tls_key, "--tls-key");
+        ssl.pem_cert_chain = sbmt::runtime::ReadTextFile(tls_cert, "--tls-cert");
+        ssl.pem_private_key = sbmt::runtime::ReadTextFile(tls_key, "--tls-key");
       }
       credentials = grpc::SslCredentials(ssl);
     }

@@ -242,8 +242,8 @@ std::variant<v1::HeartbeatReply, Rejection> Scheduler::Heartbeat(const v1::Heart
   rank.joined = true;
   rank.last_beat = now;
   rank.host = beat.worker().host();
-  if (beat.collectives_completed() != rank.collectives) {
-    rank.collectives = beat.collectives_completed();
+  if (beat.collectives_issued() != rank.collectives) {
+    rank.collectives = beat.collectives_issued();
     rank.collectives_changed = now;
   }
   v1::Job& job = Mutable(beat.worker().job_id());

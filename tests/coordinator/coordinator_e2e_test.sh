@@ -11,7 +11,9 @@
 #  5. a rank stopped with SIGSTOP is declared dead within 3 heartbeat intervals plus tolerance,
 #     the event names it, and with max_restarts 0 the job ends FAILED with that reason;
 #  6. cancel: the workers commit their step and the job ends CANCELLED;
-#  7. bad input: empty name, negative world size, unknown job, an unknown spec key.
+#  7. a rank stuck in compute while its heartbeats go on: the stalled collective is blamed on
+#     that rank and host within the stall deadline;
+#  8. bad input: empty name, negative world size, unknown job, an unknown spec key.
 set -euo pipefail
 source tools/testing/mpirun_env.sh
 coordinator_bin="$1" ctl="$2" worker="$3" tool="$4" config="$5"
@@ -61,8 +63,8 @@ EOF
 state_of() { "$ctl" describe "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("state", ""))'; }
 field() { "$ctl" describe "$1" --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($2)"; }
 # The sbmt_worker processes (not mpirun) of job $1.
-ranks_of() {
-  for p in $(pgrep -f -- "--job=$1 "); do
+ranks_of() {  # (this test's: other tests may run jobs with the same ids)
+  for p in $(pgrep -f -- "--coordinator-token-file=$tmp/token --job=$1 "); do
     tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "^[^ ]*sbmt_worker " && echo "$p"
   done
   return 0
@@ -86,17 +88,17 @@ if SBMT_TOKEN_FILE="$tmp/wrong" "$ctl" submit "$(spec nope 10 0)" 2>/dev/null; t
 [[ $("$ctl" list | wc -l) -eq 1 ]] || fail "a refused call changed the job list"
 
 echo "=== 2. a job to the end"
-reference=$("$ctl" submit "$(spec reference 80 0)")
+reference=$("$ctl" submit "$(spec reference 100 0)")
 "$ctl" watch "$reference" >"$tmp/watch.out" 2>"$tmp/watch.err" || { cat "$tmp/watch.err"; fail "watch did not report success"; }
-grep -q "step 80/80" "$tmp/watch.err" || fail "watch showed no progress line"
-[[ $(field "$reference" 'j["lastCommittedStep"]') == 80 ]] || fail "last committed step not recorded"
-[[ -f "$tmp/state/jobs/$reference/run/checkpoints/step_80/COMMITTED" ]] || fail "no committed final checkpoint"
+grep -q "step 100/100" "$tmp/watch.err" || fail "watch showed no progress line"
+[[ $(field "$reference" 'j["lastCommittedStep"]') == 100 ]] || fail "last committed step not recorded"
+[[ -f "$tmp/state/jobs/$reference/run/checkpoints/step_100/COMMITTED" ]] || fail "no committed final checkpoint"
 "$ctl" describe "$reference" | grep -q "SUCCEEDED" || fail "describe does not say SUCCEEDED"
 
 echo "=== 3. chaos: kill -9 of a random rank at a random step, $runs runs"
 restarted=0 identical=0
 for run in $(seq 1 "$runs"); do
-  job=$("$ctl" submit "$(spec chaos$run 80 3)")
+  job=$("$ctl" submit "$(spec chaos$run 100 3)")
   kill_at=$((RANDOM % 40 + 3))
   wait_step "$job" "$kill_at"
   victims=($(ranks_of "$job"))
@@ -105,8 +107,8 @@ for run in $(seq 1 "$runs"); do
   kill -9 "$victim"
   "$ctl" watch "$job" >/dev/null 2>"$tmp/chaos$run.err" || { cat "$tmp/chaos$run.err"; fail "chaos job $job did not succeed"; }
   [[ $(field "$job" 'j.get("restarts", 0)') -ge 1 ]] && restarted=$((restarted + 1))
-  cmp -s "$(final_weights "$job" 80)" "$(final_weights "$reference" 80)" && identical=$((identical + 1))
-  echo "  run $run: killed pid $victim at step >= $kill_at; $(field "$job" 'j["incidents"][0]["reason"]')"
+  cmp -s "$(final_weights "$job" 100)" "$(final_weights "$reference" 100)" && identical=$((identical + 1))
+  echo "  run $run: killed pid $victim at step >= $kill_at; $(field "$job" 'j.get("incidents", [{}])[0].get("reason", "no incident")')"
 done
 echo "chaos: $runs runs, $restarted restarted, $identical with weights bitwise equal to the uninterrupted run"
 ((restarted == runs && identical == runs)) || fail "chaos: $restarted restarted, $identical identical of $runs"
@@ -148,7 +150,27 @@ for _ in $(seq 1 400); do [[ "$(state_of "$job")" == CANCELLED ]] && break; slee
 step=$(field "$job" 'j["lastCommittedStep"]')
 [[ -f "$tmp/state/jobs/$job/run/checkpoints/step_$step/COMMITTED" && $step -gt 0 ]] || fail "cancel did not commit (step $step)"
 
-echo "=== 7. bad input"
+echo "=== 7. a rank stuck in compute: the stalled collective is blamed on it"
+# A second coordinator whose workers see SBMT_FAULT_STALL=1:6: rank 1 stops before step 6 while
+# its heartbeats go on, and rank 0 waits in the collective rank 1 never issues.
+kill "$coordinator_pid"
+mkdir -p "$tmp/stall"
+SBMT_FAULT_STALL=1:6 "$coordinator_bin" --listen=127.0.0.1:0 --port-file="$tmp/stall/port" \
+  --state-dir="$tmp/stall/state" --token-file="$tmp/token" --hostfile="$tmp/hosts" \
+  --worker="$worker" --heartbeat-interval=0.5 --stall-after=3 >>"$tmp/coordinator.log" 2>&1 &
+coordinator_pid=$!
+for _ in $(seq 1 100); do [[ -s "$tmp/stall/port" ]] && break; sleep 0.05; done
+export SBMT_COORDINATOR="127.0.0.1:$(cat "$tmp/stall/port")"
+job=$("$ctl" submit "$(spec stalled 400 0)")
+wait_step "$job" 5
+stalled_at=$(date +%s.%N)
+for _ in $(seq 1 300); do [[ "$(state_of "$job")" == FAILED ]] && break; sleep 0.05; done
+blamed=$(python3 -c "import time; print(round(time.time() - $stalled_at, 1))")
+reason=$(field "$job" 'j["reason"]')
+echo "  blamed ${blamed} s after step 5 (--stall-after=3): $reason"
+grep -q "collective stalled: lagging rank 1 on [^ ]* (" <<<"$reason" || fail "reason: $reason"
+
+echo "=== 8. bad input"
 expect_error() {  # SPEC_FILE PATTERN
   if "$ctl" submit "$1" 2>"$tmp/err"; then fail "accepted $1"; fi
   grep -q "$2" "$tmp/err" || fail "expected '$2', got: $(cat "$tmp/err")"

@@ -19,6 +19,7 @@
 //   work->Wait(std::chrono::seconds(300));
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -105,6 +106,17 @@ class Communicator {
   // Ends the whole job now, from any thread (after an unrecoverable error on this rank), so that
   // peers do not wait for a rank that is gone. Does not return.
   [[noreturn]] virtual void Abort(const std::string& reason) = 0;
+
+  // Collectives this rank has issued (MPI and NCCL; 0 in-process), read from any thread. In a
+  // stalled job the rank whose count lags its peers' is the one they wait for: the coordinator
+  // blames it by rank and host.
+  int64_t collectives_issued() const { return issued_.load(std::memory_order_relaxed); }
+
+ protected:
+  void CountIssued() { issued_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> issued_{0};
 };
 
 // Checks an op's arguments against the communicator (same for every backend); throws

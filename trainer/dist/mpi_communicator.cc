@@ -133,6 +133,7 @@ class MpiWorld : public Communicator {
 
  private:
   std::shared_ptr<Work> Enqueue(Op op) {
+    CountIssued();
     std::lock_guard<std::mutex> lock(mu_);
     op.sequence = next_++;
     op.work = std::make_shared<CompletionWork>(

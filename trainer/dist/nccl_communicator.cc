@@ -259,6 +259,7 @@ class NcclWork : public Work {
 
 template <typename Call>
 std::shared_ptr<Work> NcclWorld::Launch(OpType type, const Buffer& buffer, Call call) {
+  CountIssued();
   std::lock_guard<std::mutex> lock(mu_);
   const std::string what =
       "rank " + std::to_string(rank_) + ": " + DescribeOp(type, next_++, buffer);

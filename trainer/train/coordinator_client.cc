@@ -17,22 +17,13 @@
 
 #include "proto/coordinator.grpc.pb.h"
 #include "runtime/stop_signal.h"
+#include "runtime/text_file.h"
 
 namespace sbmt::trainer {
 namespace {
 
 namespace cv1 = ::sbmt::coordinator::v1;
 using Clock = std::chrono::steady_clock;
-
-std::string ReadToken(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(ErrorCode::kNotFound, "--coordinator-token-file " + path + ": cannot read");
-  std::stringstream s;
-  s << in.rdbuf();
-  std::string token = s.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-  return token;
-}
 
 // CRC-32 of the checkpoint's MANIFEST, which lists every file's size and CRC: the identity of
 // the committed step the coordinator records.
@@ -89,6 +80,7 @@ struct CoordinatorClient::State {
       cv1::HeartbeatRequest beat;
       *beat.mutable_worker() = worker;
       beat.set_state(state);
+      if (options.collectives) beat.set_collectives_issued(options.collectives());
       if (has_latest) *beat.mutable_report() = latest;
       lock.unlock();
       cv1::HeartbeatReply reply;
@@ -105,7 +97,7 @@ CoordinatorClient::CoordinatorClient(const CoordinatorClientOptions& options)
     : s_(std::make_unique<State>()) {
   State& s = *s_;
   s.options = options;
-  s.token = ReadToken(options.token_file);
+  s.token = runtime::ReadTokenFile(options.token_file, "--coordinator-token-file");
   s.stub = cv1::Coordinator::NewStub(
       grpc::CreateChannel(options.address, grpc::InsecureChannelCredentials()));
   s.worker.set_job_id(options.job);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,8 @@ struct CoordinatorClientOptions {
   int rank = 0;
   std::string host;
   double join_timeout_s = 60;  // the coordinator may still be starting
+  // Collectives this rank has issued (Communicator::collectives_issued), read by each heartbeat.
+  std::function<int64_t()> collectives;
 };
 
 class CoordinatorClient {

@@ -18,6 +18,7 @@
 #include <ctime>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,10 @@ int main(int argc, char** argv) {
                  "the coordinator's bearer token");
   app.add_option("--job", coordinator.job, "the coordinator's job id");
   app.add_option("--attempt", coordinator.attempt, "the coordinator's attempt number");
+  std::string gpu_slots;
+  app.add_option("--gpu-slots", gpu_slots,
+                 "each rank's GPU slot on its host, in rank order (0,1,0,1): this rank's becomes "
+                 "its CUDA_VISIBLE_DEVICES");
   CLI11_PARSE(app, argc, argv);
 
   sbmt::dist::Placement placement;
@@ -79,6 +84,20 @@ int main(int argc, char** argv) {
   }
   const std::string who =
       placement.world > 1 ? "rank " + std::to_string(placement.rank) + ": " : "";
+  // The coordinator's slot for this rank is its GPU; set before anything initializes CUDA.
+  std::string gpu;
+  if (!gpu_slots.empty()) {
+    std::vector<std::string> slots;
+    std::stringstream list(gpu_slots);
+    for (std::string slot; std::getline(list, slot, ',');) slots.push_back(slot);
+    if (static_cast<int>(slots.size()) != placement.world) {
+      std::fprintf(stderr, "sbmt_worker: error: --gpu-slots=%s names %zu slots for %d ranks\n",
+                   gpu_slots.c_str(), slots.size(), placement.world);
+      return 1;
+    }
+    gpu = slots[placement.rank];
+    setenv("CUDA_VISIBLE_DEVICES", gpu.c_str(), 1);
+  }
   // Which ranks log is decided once, by the Trainer (rank 0, or all with --log-all-ranks);
   // this only stamps and prints.
   auto log = [&](const std::string& message) {
@@ -102,6 +121,7 @@ int main(int argc, char** argv) {
       char host[256] = {};
       gethostname(host, sizeof host - 1);
       coordinator.host = host;
+      coordinator.collectives = [c = comm.get()] { return c->collectives_issued(); };
       client = std::make_unique<sbmt::trainer::CoordinatorClient>(coordinator);
     }
     const std::unique_ptr<sbmt::trainer::Task> task = sbmt::trainer::MakeTask(config);
@@ -110,7 +130,8 @@ int main(int argc, char** argv) {
           ", attention " + config.model.attention + ", output " + config.run.out_dir +
           ", world size " + std::to_string(comm->size()) + " (" + comm->backend() + "), " +
           std::to_string(config.run.threads) +
-          (config.run.threads == 1 ? " thread per rank" : " threads per rank"));
+          (config.run.threads == 1 ? " thread per rank" : " threads per rank") +
+          (gpu.empty() ? "" : ", GPU slot " + gpu));
     }
     // Outputs are checked before training, not after hours of it.
     if (!export_dir.empty() && comm->rank() == 0) task->CheckCanExport(export_dir);

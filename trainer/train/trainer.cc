@@ -2,10 +2,13 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "runtime/compute_threads.h"
 #include "runtime/hash.h"
@@ -148,10 +151,25 @@ double Trainer::State::LearningRate(int64_t s) const {
   return o.lr * std::max(0.0, (o.total_steps - t) / std::max(1.0, left));
 }
 
+// Fault injection for the coordinator's stall tests: SBMT_FAULT_STALL=RANK:STEP makes that rank
+// stop before that step as if stuck in compute, issuing no collective while its other threads
+// (heartbeats) go on. Unset (always, outside tests), it costs one getenv per step.
+static void InjectedStall(int rank, int64_t step) {
+  const char* spec = std::getenv("SBMT_FAULT_STALL");
+  if (spec == nullptr || *spec == '\0') return;
+  int stall_rank = -1;
+  long long stall_step = -1;
+  if (std::sscanf(spec, "%d:%lld", &stall_rank, &stall_step) == 2 && stall_rank == rank &&
+      stall_step == step) {
+    for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+  }
+}
+
 v1::StepReport Trainer::State::Step(bool* stop_requested) {
   const TrainConfig& c = config;
   const auto start = Clock::now();
   const int world = comm->size(), rank = comm->rank();
+  InjectedStall(rank, step + 1);
   const int64_t accumulation = c.optim.accumulation;
   const int64_t per_rank = c.data.global_batch / world, micro = per_rank / accumulation;
   v1::StepReport report;
