@@ -71,10 +71,12 @@ v1::JobSpec ReadSpec(const std::string& path) {
         spec.set_collective_timeout_s(value.as<double>());
       } else if (key == "preemption_grace_s") {
         spec.set_preemption_grace_s(value.as<double>());
+      } else if (key == "checkpoint_every") {
+        spec.set_checkpoint_every(value.as<int64_t>());
       } else {
         throw Failure(path + ": unknown key '" + key +
                       "' (name, config, overrides, world_size, max_restarts, priority, "
-                      "collective_timeout_s, preemption_grace_s)");
+                      "checkpoint_every, collective_timeout_s, preemption_grace_s)");
       }
     } catch (const YAML::Exception& e) {
       throw Failure(path + ": " + key + ": " + e.what());
@@ -299,9 +301,12 @@ int main(int argc, char** argv) {
       // On a terminal the progress line is rewritten in place; in a log, one every 10 s.
       const bool tty = isatty(STDERR_FILENO);
       double last_printed = 0;
+      int64_t last_step = -1;
       bool line_open = false;
       while (reader->Read(&event)) {
         if (event.has_report()) {
+          if (event.report().step() == last_step) continue;  // a beat without a new step
+          last_step = event.report().step();
           const std::string line = ProgressLine(job, event, &started);
           if (tty) {
             std::fprintf(stderr, "\r%s\033[K", line.c_str());

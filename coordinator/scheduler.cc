@@ -118,6 +118,10 @@ std::variant<std::string, Rejection> Scheduler::Submit(const v1::JobSpec& spec, 
     return invalid("spec.max_restarts: expected 0-1000, got " +
                    std::to_string(spec.max_restarts()));
   }
+  if (spec.checkpoint_every() < 0) {
+    return invalid("spec.checkpoint_every: expected 0 (the config's) or more, got " +
+                   std::to_string(spec.checkpoint_every()));
+  }
   for (const std::string& o : spec.overrides()) {
     if (o.find('=') == std::string::npos || o.front() == '=') {
       return invalid("spec.overrides: '" + o + "' is not key=value");

@@ -163,6 +163,9 @@ void CoordinatorService::Launch(LaunchAction l, Actions& actions) {
   bool has_out_dir = false;
   for (const std::string& o : overrides) has_out_dir |= o.rfind("run.out_dir=", 0) == 0;
   if (!has_out_dir) overrides.push_back("run.out_dir=" + (dir / "run").string());
+  if (job.spec().checkpoint_every() > 0) {
+    overrides.push_back("run.checkpoint_every=" + std::to_string(job.spec().checkpoint_every()));
+  }
   if (job.spec().collective_timeout_s() > 0) {
     overrides.push_back("dist.timeout_s=" +
                         std::to_string(static_cast<int64_t>(job.spec().collective_timeout_s())));

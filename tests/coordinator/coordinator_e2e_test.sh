@@ -49,12 +49,12 @@ name: $1
 config: $(pwd)/$config
 world_size: 2
 max_restarts: $3
+checkpoint_every: 5
 overrides:
   data.train: $tmp/data/train.shard
   data.valid: $tmp/data/valid.shard
   data.vocab: $tmp/data/vocab.txt
   optim.total_steps: $2
-  run.checkpoint_every: 5
   run.eval_every: 1000
   run.log_every: 1
 EOF
