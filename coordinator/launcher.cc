@@ -15,12 +15,13 @@ namespace sbmt::coordinator {
 std::string DefaultLaunchTemplate() {
   return "mpirun -np {np} --host {hosts} --bind-to none {worker} --config={config} {overrides} "
          "--coordinator={address} --coordinator-token-file={token_file} --job={job} "
-         "--attempt={attempt} --gpu-slots={slots}";
+         "--attempt={attempt} --gpu-slots={slots} {tls}";
 }
 
 std::vector<std::string> ExpandTemplate(const std::string& launch_template,
                                         const std::map<std::string, std::string>& values,
-                                        const std::vector<std::string>& overrides) {
+                                        const std::vector<std::string>& overrides,
+                                        const std::vector<std::string>& tls_args) {
   std::vector<std::string> argv;
   std::istringstream words(launch_template);
   for (std::string word; words >> word;) {
@@ -29,6 +30,10 @@ std::vector<std::string> ExpandTemplate(const std::string& launch_template,
         argv.push_back("--set");
         argv.push_back(o);
       }
+      continue;
+    }
+    if (word == "{tls}") {
+      argv.insert(argv.end(), tls_args.begin(), tls_args.end());
       continue;
     }
     std::string out;

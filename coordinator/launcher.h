@@ -28,11 +28,13 @@ namespace sbmt::coordinator {
 std::string DefaultLaunchTemplate();
 
 // Splits the template on spaces and replaces placeholders; an argument that is exactly
-// "{overrides}" becomes zero or more arguments. Throws Error(kInvalidArgument) for an unknown
-// placeholder.
+// "{overrides}" becomes zero or more arguments, and "{tls}" the worker's TLS flags
+// (--coordinator-tls-ca=..., and for mutual TLS --coordinator-tls-cert/-key), none without TLS.
+// Throws Error(kInvalidArgument) for an unknown placeholder.
 std::vector<std::string> ExpandTemplate(const std::string& launch_template,
                                         const std::map<std::string, std::string>& values,
-                                        const std::vector<std::string>& overrides);
+                                        const std::vector<std::string>& overrides,
+                                        const std::vector<std::string>& tls_args = {});
 
 // Forks and execs argv[0] (searched in PATH) as the leader of a new process group, stdout and
 // stderr appended to `log_path`. Throws Error(kUnavailable) when the fork fails; a command that

@@ -54,6 +54,12 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", tls_cert, "server certificate (PEM); with --tls-key serves TLS");
   app.add_option("--tls-key", tls_key, "server private key (PEM)");
   app.add_option("--client-ca", client_ca, "CA of client certificates: mutual TLS");
+  std::string worker_tls_ca, worker_tls_cert, worker_tls_key;
+  app.add_option("--worker-tls-ca", worker_tls_ca,
+                 "under TLS: the CA workers trust for this server (default: --tls-cert itself)");
+  app.add_option("--worker-tls-cert", worker_tls_cert,
+                 "under mutual TLS: the client certificate workers present");
+  app.add_option("--worker-tls-key", worker_tls_key, "under mutual TLS: its key");
   CLI11_PARSE(app, argc, argv);
 
   // Signals are taken by one thread with sigwait; every other thread blocks them.
@@ -105,6 +111,23 @@ int main(int argc, char** argv) {
     options.token_file = std::filesystem::absolute(token_file).string();
     options.worker_binary = worker;
     options.launch_template = launch_template;
+    if (!tls_cert.empty()) {  // the workers dial TLS too ({tls} in the launch template)
+      namespace fs = std::filesystem;
+      options.worker_tls_args.push_back(
+          "--coordinator-tls-ca=" +
+          fs::absolute(worker_tls_ca.empty() ? tls_cert : worker_tls_ca).string());
+      if (!client_ca.empty()) {
+        if (worker_tls_cert.empty() || worker_tls_key.empty()) {
+          throw sbmt::Error(sbmt::ErrorCode::kInvalidArgument,
+                            "--client-ca (mutual TLS) needs --worker-tls-cert and "
+                            "--worker-tls-key: the certificate the workers present");
+        }
+        options.worker_tls_args.push_back("--coordinator-tls-cert=" +
+                                          fs::absolute(worker_tls_cert).string());
+        options.worker_tls_args.push_back("--coordinator-tls-key=" +
+                                          fs::absolute(worker_tls_key).string());
+      }
+    }
     options.scheduler.heartbeat_interval_s = heartbeat_s;
     options.scheduler.startup_timeout_s = startup_timeout_s;
     options.scheduler.stall_after_s = stall_after_s;

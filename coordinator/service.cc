@@ -182,7 +182,7 @@ void CoordinatorService::Launch(LaunchAction l, Actions& actions) {
                                                           {"attempt", std::to_string(l.attempt)},
                                                           {"token_file", options_.token_file},
                                                           {"slots", slots}},
-                                                         overrides);
+                                                         overrides, options_.worker_tls_args);
     const pid_t pid = StartProcessGroup(argv, log);
     scheduler_.RecordLaunch(l.job_id, log, pid);
     launched_[l.job_id] = {l.attempt, pid, true};

@@ -31,6 +31,7 @@ struct ServiceOptions {
   std::string token_file;       // passed to workers ({token_file})
   std::string worker_binary;    // {worker}
   std::string launch_template;  // default: DefaultLaunchTemplate()
+  std::vector<std::string> worker_tls_args;  // {tls}: how workers reach a TLS coordinator
   SchedulerOptions scheduler;
   double tick_s = 0.1;
   std::function<double()> clock;  // Unix seconds; tests may inject another

@@ -5,11 +5,14 @@
 #  2. mutual TLS: a client without a certificate is refused, one with a certificate the client
 #     CA signed works;
 #  3. the token is still required under TLS;
-#  4. an oversized spec is refused (RESOURCE_EXHAUSTED) and changes nothing.
+#  4. an oversized spec is refused (RESOURCE_EXHAUSTED) and changes nothing;
+#  5. a 2-rank job runs under mutual TLS (the workers dial with the CA and a client certificate).
 set -euo pipefail
-coordinator_bin=$(realpath "$1") ctl=$(realpath "$2")
+coordinator_bin=$(realpath "$1") ctl=$(realpath "$2") worker=$(realpath "$3")
+tool=$(realpath "$4") config=$(realpath "$5")
+source tools/testing/mpirun_env.sh
 tmp="${TEST_TMPDIR:-$(mktemp -d)}/coordinator_security"
-rm -rf "$tmp" && mkdir -p "$tmp"
+rm -rf "$tmp" && mkdir -p "$tmp/data"
 cd "$tmp"
 fail() { echo "FAIL: $*" >&2; tail -n 20 "$tmp"/coordinator*.log >&2 || true; exit 1; }
 pids=()
@@ -55,7 +58,13 @@ refused "$tls" "UNAVAILABLE" --tls-ca=other_ca.pem
 refused "$tls" "UNAVAILABLE"   # plaintext against TLS
 
 echo "=== 2. mutual TLS"
-mtls=$(serve mtls --tls-cert=server.pem --tls-key=server.key --client-ca=client_ca.pem)
+if "$coordinator_bin" --state-dir=x.state --token-file=token --tls-cert=server.pem \
+    --tls-key=server.key --client-ca=client_ca.pem 2>err; then
+  fail "mutual TLS without a certificate for the workers was accepted"
+fi
+grep -q "needs --worker-tls-cert and --worker-tls-key" err || fail "message: $(cat err)"
+mtls=$(serve mtls --tls-cert=server.pem --tls-key=server.key --client-ca=client_ca.pem \
+  --worker-tls-cert=client.pem --worker-tls-key=client.key)
 grep -q "(mutual TLS)" coordinator-mtls.log || fail "the server does not say it serves mutual TLS"
 refused "$mtls" "UNAVAILABLE" --tls-ca=server_ca.pem
 ok "$mtls" --tls-ca=server_ca.pem --tls-cert=client.pem --tls-key=client.key
@@ -79,4 +88,25 @@ plain=$(serve plain)
 if "$ctl" --address="$plain" submit huge.yaml 2>err; then fail "a 1.5 MB spec was accepted"; fi
 grep -q "RESOURCE_EXHAUSTED" err || fail "oversized spec: $(cat err)"
 [[ $("$ctl" --address="$plain" list | wc -l) -eq 1 ]] || fail "the refused spec left a job"
+echo "=== 5. a job under mutual TLS: the workers present their certificate too"
+# The server accepts no plaintext and no client without a certificate, so a job that succeeds
+# had its workers join and beat over mutual TLS.
+"$tool" shards "$tmp/data"
+jobs=$(serve jobs --tls-cert=server.pem --tls-key=server.key --client-ca=client_ca.pem \
+  --worker="$worker" --worker-tls-ca=server_ca.pem --worker-tls-cert=client.pem \
+  --worker-tls-key=client.key)
+cat >job.yaml <<EOF
+name: over-mtls
+config: $config
+world_size: 2
+overrides:
+  data.train: $tmp/data/train.shard
+  data.valid: $tmp/data/valid.shard
+  data.vocab: $tmp/data/vocab.txt
+  optim.total_steps: 10
+EOF
+tls=(--address="$jobs" --tls-ca=server_ca.pem --tls-cert=client.pem --tls-key=client.key)
+job=$("$ctl" "${tls[@]}" submit job.yaml)
+"$ctl" "${tls[@]}" watch "$job" >/dev/null 2>watch.err || { cat watch.err; fail "the job under mutual TLS failed"; }
+"$ctl" "${tls[@]}" describe "$job" | grep -q SUCCEEDED || fail "not SUCCEEDED"
 echo "PASS"

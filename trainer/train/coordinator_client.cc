@@ -98,8 +98,17 @@ CoordinatorClient::CoordinatorClient(const CoordinatorClientOptions& options)
   State& s = *s_;
   s.options = options;
   s.token = runtime::ReadTokenFile(options.token_file, "--coordinator-token-file");
-  s.stub = cv1::Coordinator::NewStub(
-      grpc::CreateChannel(options.address, grpc::InsecureChannelCredentials()));
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options.tls_ca.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = runtime::ReadTextFile(options.tls_ca, "--coordinator-tls-ca");
+    if (!options.tls_cert.empty()) {
+      ssl.pem_cert_chain = runtime::ReadTextFile(options.tls_cert, "--coordinator-tls-cert");
+      ssl.pem_private_key = runtime::ReadTextFile(options.tls_key, "--coordinator-tls-key");
+    }
+    credentials = grpc::SslCredentials(ssl);
+  }
+  s.stub = cv1::Coordinator::NewStub(grpc::CreateChannel(options.address, credentials));
   s.worker.set_job_id(options.job);
   s.worker.set_attempt(options.attempt);
   s.worker.set_rank(options.rank);

@@ -28,6 +28,9 @@ struct CoordinatorClientOptions {
   int attempt = 0;
   int rank = 0;
   std::string host;
+  // TLS: the CA that signed the coordinator's certificate; for mutual TLS also this worker's
+  // certificate and key (PEM files). Empty: plaintext.
+  std::string tls_ca, tls_cert, tls_key;
   double join_timeout_s = 60;  // the coordinator may still be starting
   // Collectives this rank has issued (Communicator::collectives_issued), read by each heartbeat.
   std::function<int64_t()> collectives;
