@@ -127,9 +127,9 @@ std::variant<std::string, Rejection> Scheduler::Submit(const v1::JobSpec& spec, 
       return invalid("spec.overrides: '" + o + "' is not key=value");
     }
   }
-  // Timeouts that agree: a rank beats several times within one collective timeout, so a hung
-  // collective is ended by the workers before the coordinator's dead-rank deadline would misread
-  // it, and the grace after SIGTERM outlasts a collective, so a stopping job commits.
+  // Timeouts that agree: heartbeat interval < stall deadline < the workers' collective timeout
+  // (the coordinator names a laggard before the workers' own timeout ends the job with less to
+  // say), and the dead-rank deadline < the preemption grace.
   const double collective = spec.collective_timeout_s() > 0 ? spec.collective_timeout_s() : 300;
   const double dead_after = options_.missed_beats * options_.heartbeat_interval_s;
   const double grace = spec.preemption_grace_s() > 0 ? spec.preemption_grace_s() : 30;
@@ -137,6 +137,12 @@ std::variant<std::string, Rejection> Scheduler::Submit(const v1::JobSpec& spec, 
     return invalid("spec.collective_timeout_s (" + std::to_string(collective) +
                    ") must exceed the heartbeat interval (" +
                    std::to_string(options_.heartbeat_interval_s) + " s)");
+  }
+  if (!(options_.stall_after_s < collective)) {
+    return invalid("spec.collective_timeout_s (" + std::to_string(collective) +
+                   ") must exceed the coordinator's stall deadline (" +
+                   std::to_string(options_.stall_after_s) +
+                   " s), or the workers' own timeout ends the job before the laggard is named");
   }
   if (!(dead_after < grace)) {
     return invalid("spec.preemption_grace_s (" + std::to_string(grace) +

@@ -274,6 +274,10 @@ TEST(Scheduler, BadRequestsGetTheRightCode) {
   v1::JobSpec bad = Spec("x", 1);
   bad.add_overrides("novalue");
   EXPECT_NE(code(bad).find("spec.overrides: 'novalue'"), std::string::npos);
+  v1::JobSpec short_collectives = Spec("x", 1);
+  short_collectives.set_collective_timeout_s(20);  // under the 30 s stall deadline
+  EXPECT_NE(code(short_collectives).find("must exceed the coordinator's stall deadline"),
+            std::string::npos);
   v1::JobSpec timeouts = Spec("x", 1);
   timeouts.set_preemption_grace_s(2);
   EXPECT_NE(code(timeouts).find("spec.preemption_grace_s (2"), std::string::npos);
