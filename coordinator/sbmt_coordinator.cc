@@ -9,6 +9,8 @@
 // on the same state directory adopts them when their workers reconnect.
 #include <grpcpp/ext/health_check_service_server_builder_option.h>
 #include <grpcpp/grpcpp.h>
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -45,6 +47,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--startup-timeout", startup_timeout_s, "seconds for every rank to join")
       ->capture_default_str();
+  std::string metrics_listen, metrics_port_file;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "HOST:PORT to serve Prometheus /metrics on (port 0: any free port)");
+  app.add_option("--metrics-port-file", metrics_port_file, "write the metrics port here");
   double stall_after_s = 30;
   app.add_option("--stall-after", stall_after_s,
                  "seconds a rank's collective count may lag its peers' before it is blamed for a "
@@ -138,6 +144,27 @@ int main(int argc, char** argv) {
     if (!server) throw sbmt::Error(sbmt::ErrorCode::kUnavailable, "cannot listen on " + listen);
     // Workers dial the bound port, known only now: the service launches nothing before Start.
     service.Start(advertise.empty() ? host + ":" + std::to_string(port) : advertise);
+    // Prometheus scrapes a snapshot of the scheduler, taken under the service's lock.
+    struct MetricsSource : prometheus::Collectable {
+      explicit MetricsSource(sbmt::coordinator::CoordinatorService& s) : service(s) {}
+      std::vector<prometheus::MetricFamily> Collect() const override {
+        return service.CollectMetrics();
+      }
+      sbmt::coordinator::CoordinatorService& service;
+    };
+    auto metrics_source = std::make_shared<MetricsSource>(service);
+    std::unique_ptr<prometheus::Exposer> exposer;
+    if (!metrics_listen.empty()) {
+      exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
+      exposer->RegisterCollectable(metrics_source);
+      const int metrics_port = exposer->GetListeningPorts().at(0);
+      std::fprintf(stderr, "sbmt_coordinator: Prometheus metrics on %s:%d/metrics\n",
+                   metrics_listen.substr(0, metrics_listen.rfind(':')).c_str(), metrics_port);
+      if (!metrics_port_file.empty()) {
+        std::ofstream(metrics_port_file + ".tmp") << metrics_port << "\n";
+        std::filesystem::rename(metrics_port_file + ".tmp", metrics_port_file);
+      }
+    }
     std::fprintf(stderr, "sbmt_coordinator: serving on %s:%d (%s), state in %s\n", host.c_str(),
                  port, tls_cert.empty() ? "plaintext" : (client_ca.empty() ? "TLS" : "mutual TLS"),
                  state_dir.c_str());

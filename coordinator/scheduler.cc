@@ -168,6 +168,25 @@ const v1::Job* Scheduler::Find(const std::string& job_id) const {
 
 v1::Job& Scheduler::Mutable(const std::string& job_id) { return jobs_.at(job_id); }
 
+std::vector<Scheduler::RankView> Scheduler::RanksOf(const std::string& job_id) const {
+  std::vector<RankView> out;
+  auto run = running_.find(job_id);
+  const v1::Job* job = Find(job_id);
+  if (run == running_.end() || job == nullptr) return out;
+  for (int rank = 0; rank < job->spec().world_size(); ++rank) {
+    RankView& v = out.emplace_back();
+    v.rank = rank;
+    v.host = rank < static_cast<int>(run->second.slots.size()) ? run->second.slots[rank].host : "";
+    auto it = run->second.ranks.find(rank);
+    if (it != run->second.ranks.end()) {
+      v.joined = it->second.joined;
+      v.last_beat = it->second.last_beat;
+      v.collectives = it->second.collectives;
+    }
+  }
+  return out;
+}
+
 std::vector<const v1::Job*> Scheduler::Jobs() const {
   std::vector<const v1::Job*> out;
   for (const std::string& id : order_) out.push_back(&jobs_.at(id));

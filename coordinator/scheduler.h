@@ -122,6 +122,16 @@ class Scheduler {
   // Liveness checks, then placement of queued jobs on free slots.
   Actions Tick(double now);
 
+  // The ranks of a running job's current attempt, as liveness sees them (for /metrics).
+  struct RankView {
+    int rank = 0;
+    std::string host;
+    bool joined = false;
+    double last_beat = 0;
+    int64_t collectives = 0;
+  };
+  std::vector<RankView> RanksOf(const std::string& job_id) const;
+
   const v1::Job* Find(const std::string& job_id) const;
   std::vector<const v1::Job*> Jobs() const;  // in submission order
   // Events since the last call, oldest first (the owner persists them and tells watchers).

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "coordinator/launcher.h"
+#include "coordinator/metrics.h"
 
 namespace sbmt::coordinator {
 namespace {
@@ -62,6 +63,11 @@ CoordinatorService::CoordinatorService(std::vector<Host> hosts, ServiceOptions o
   Actions restored;
   for (const v1::Job& job : jobs) restored.changed_jobs.push_back(job.id());
   Apply(restored);
+}
+
+std::vector<prometheus::MetricFamily> CoordinatorService::CollectMetrics() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SnapshotMetrics(scheduler_, options_.clock());
 }
 
 void CoordinatorService::Start(const std::string& address) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <grpcpp/grpcpp.h>
+#include <prometheus/metric_family.h>
 #include <sys/types.h>
 
 #include <condition_variable>
@@ -64,6 +65,9 @@ class CoordinatorService final : public v1::Coordinator::Service {
                                 v1::Empty* reply) override;
   grpc::Status ReportExit(grpc::ServerContext* c, const v1::ExitReport* request,
                           v1::Empty* reply) override;
+
+  // The /metrics snapshot (coordinator/metrics.h), taken under the service's lock.
+  std::vector<prometheus::MetricFamily> CollectMetrics();
 
   // Starts ticking (launching, watching) with the address workers dial ({address}).
   void Start(const std::string& address);

