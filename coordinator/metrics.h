@@ -4,7 +4,9 @@
 // Prometheus: prefix sbmt_, base units, _seconds, _total for counters, _ratio for 0-1.
 //
 // Labels stay bounded: per-job series only for jobs queued or running (finished jobs are
-// counted in sbmt_jobs by state), per rank and per (layer, head) only for those jobs.
+// counted in sbmt_jobs by state), per rank and per (layer, head) only for those jobs. The job's
+// label is job_id: Prometheus gives every scraped series a `job` label of its own (the scrape
+// job), which would rename ours.
 //
 //   for (const MetricDefinition& d : CoordinatorMetricDefinitions()) ...   // docs, tests
 //   std::vector<prometheus::MetricFamily> families = SnapshotMetrics(scheduler, now);

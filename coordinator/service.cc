@@ -260,22 +260,41 @@ grpc::Status CoordinatorService::WatchJob(grpc::ServerContext* c, const v1::JobR
   if (!scheduler_.Find(request->job_id())) {
     return {grpc::StatusCode::NOT_FOUND, "no job " + request->job_id()};
   }
+  const std::string& id = request->job_id();
   size_t sent = 0;
+  uint64_t progress_seen = 0;
   while (!c->IsCancelled()) {
-    const std::vector<v1::JobEvent>& events = events_[request->job_id()];
+    // The events not sent yet, then the latest progress if it is new: a watcher that falls
+    // behind skips progress lines, never an event.
+    const std::vector<v1::JobEvent>& events = events_[id];
     std::vector<v1::JobEvent> batch(events.begin() + sent, events.end());
     sent = events.size();
-    const bool done = Finished(scheduler_.Find(request->job_id())->state());
+    const Progress& progress = progress_[id];
+    if (progress.seq > progress_seen) batch.push_back(progress.latest);
+    progress_seen = progress.seq;
+    const bool done = Finished(scheduler_.Find(id)->state());
     lock.unlock();
     for (const v1::JobEvent& e : batch) {
       if (!writer->Write(e)) return grpc::Status::CANCELLED;
     }
     lock.lock();
-    if (done && sent == events_[request->job_id()].size()) return grpc::Status::OK;
+    if (done && sent == events_[id].size() && progress_seen == progress_[id].seq) {
+      return grpc::Status::OK;
+    }
     if (stopping_) return {grpc::StatusCode::UNAVAILABLE, "the coordinator is shutting down"};
     changed_.wait_for(lock, std::chrono::seconds(1));
   }
   return grpc::Status::CANCELLED;
+}
+
+void CoordinatorService::NoteProgress(const v1::Job& job, double now) {
+  Progress& p = progress_[job.id()];
+  p.latest.set_job_id(job.id());
+  p.latest.set_unix_time(now);
+  p.latest.set_state(job.state());
+  *p.latest.mutable_report() = job.last_report();
+  ++p.seq;
+  changed_.notify_all();
 }
 
 grpc::Status CoordinatorService::Join(grpc::ServerContext* c, const v1::WorkerId* request,
@@ -298,13 +317,7 @@ grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* c,
   if (auto* rejected = std::get_if<Rejection>(&r)) return ToStatus(*rejected);
   *reply = std::get<v1::HeartbeatReply>(r);
   if (!actions.changed_jobs.empty()) {  // rank 0 made progress: tell watchers
-    const v1::Job& job = *scheduler_.Find(request->worker().job_id());
-    v1::JobEvent& e = events_[job.id()].emplace_back();
-    e.set_job_id(job.id());
-    e.set_unix_time(now);
-    e.set_state(job.state());
-    *e.mutable_report() = job.last_report();
-    changed_.notify_all();
+    NoteProgress(*scheduler_.Find(request->worker().job_id()), now);
   }
   return grpc::Status::OK;
 }
@@ -327,13 +340,7 @@ grpc::Status CoordinatorService::ReportExit(grpc::ServerContext* c, const v1::Ex
   const double now = options_.clock();
   if (auto rejected = scheduler_.Exit(*request, now)) return ToStatus(*rejected);
   const v1::Job& job = *scheduler_.Find(request->worker().job_id());
-  if (request->worker().rank() == 0 && request->has_report()) {  // the last progress line
-    v1::JobEvent& e = events_[job.id()].emplace_back();
-    e.set_job_id(job.id());
-    e.set_unix_time(now);
-    e.set_state(job.state());
-    *e.mutable_report() = job.last_report();
-  }
+  if (request->worker().rank() == 0 && request->has_report()) NoteProgress(job, now);
   Actions actions;
   actions.changed_jobs.push_back(job.id());
   Apply(actions);

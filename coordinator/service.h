@@ -79,6 +79,7 @@ class CoordinatorService final : public v1::Coordinator::Service {
   // Persists changed jobs and new events, launches and kills; under mu_.
   void Apply(Actions& actions);
   void Launch(LaunchAction launch, Actions& actions);
+  void NoteProgress(const v1::Job& job, double now);  // under mu_
   void TickLoop();
 
   ServiceOptions options_;
@@ -96,6 +97,13 @@ class CoordinatorService final : public v1::Coordinator::Service {
   std::map<std::string, Launched> launched_;
   std::vector<pid_t> reap_;                                  // killed launchers not yet collected
   std::map<std::string, std::vector<v1::JobEvent>> events_;  // per job, for watchers
+  // Rank 0's latest step per job: one slot, overwritten, so a long job's progress does not
+  // accumulate in memory; `seq` tells watchers it is new.
+  struct Progress {
+    uint64_t seq = 0;
+    v1::JobEvent latest;
+  };
+  std::map<std::string, Progress> progress_;
   bool stopping_ = false;
   std::thread ticker_;
 };

@@ -50,15 +50,15 @@ fi
 echo "=== the series agree with the job"
 value() { grep -E "^$1 " "$tmp/metrics.txt" | awk '{print $2}'; }
 [[ "$(value "sbmt_jobs\\{state=\"RUNNING\"\\}")" == 1 ]] || fail "sbmt_jobs RUNNING"
-[[ "$(value "sbmt_worker_up\\{job=\"$job\",rank=\"0\",host=\"localhost\"\\}")" == 1 ]] || fail "rank 0 up"
-[[ "$(value "sbmt_worker_up\\{job=\"$job\",rank=\"1\",host=\"localhost\"\\}")" == 1 ]] || fail "rank 1 up"
-scraped_step=$(value "sbmt_training_step\\{job=\"$job\"\\}")
+[[ "$(value "sbmt_worker_up\\{job_id=\"$job\",rank=\"0\",host=\"localhost\"\\}")" == 1 ]] || fail "rank 0 up"
+[[ "$(value "sbmt_worker_up\\{job_id=\"$job\",rank=\"1\",host=\"localhost\"\\}")" == 1 ]] || fail "rank 1 up"
+scraped_step=$(value "sbmt_training_step\\{job_id=\"$job\"\\}")
 # The scrape came first; the job moved on by at most a few heartbeats since.
 python3 -c "import sys; s, d = float('$scraped_step'), $step; sys.exit(0 if 10 <= s <= d else 1)" ||
   fail "sbmt_training_step $scraped_step, describe says $step"
-density=$(value "sbmt_attention_density_ratio\\{job=\"$job\",layer=\"1\",head=\"1\"\\}")
+density=$(value "sbmt_attention_density_ratio\\{job_id=\"$job\",layer=\"1\",head=\"1\"\\}")
 python3 -c "import sys; sys.exit(0 if 0 < float('$density') <= 1 else 1)" || fail "density $density"
-grep -q "^sbmt_training_task_metric{job=\"$job\",metric=\"mlm_accuracy\"} " "$tmp/metrics.txt" ||
+grep -q "^sbmt_training_task_metric{job_id=\"$job\",metric=\"mlm_accuracy\"} " "$tmp/metrics.txt" ||
   fail "no mlm_accuracy"
 grep -q "^# TYPE sbmt_job_restarts_total counter" "$tmp/metrics.txt" || fail "restarts counter type"
 echo "  step $scraped_step, layer 1 head 1 density $density, $(grep -c '^sbmt_' "$tmp/metrics.txt") samples"

@@ -70,9 +70,7 @@ int main(int argc, char** argv) {
   app.add_option("--job", coordinator.job, "the coordinator's job id");
   app.add_option("--attempt", coordinator.attempt, "the coordinator's attempt number");
   app.add_option("--coordinator-tls-ca", coordinator.tls_ca, "CA of the coordinator's certificate");
-  app.add_option("--coordinator-tls-cert", coordinator.tls_cert,
-                 "this worker's certificate "
-                 "(mutual TLS)");
+  app.add_option("--coordinator-tls-cert", coordinator.tls_cert, "its certificate (mutual TLS)");
   app.add_option("--coordinator-tls-key", coordinator.tls_key, "its key (mutual TLS)");
   std::string gpu_slots;
   app.add_option("--gpu-slots", gpu_slots,
