@@ -63,6 +63,10 @@ const std::vector<MetricDefinition> kDefinitions = {
      "Optimizer steps completed (rank 0's last report).",
      {"job_id"}},
     {"sbmt_training_total_steps", MetricType::Gauge, "Steps the schedule runs to.", {"job_id"}},
+    {"sbmt_training_last_step_timestamp_seconds",
+     MetricType::Gauge,
+     "Unix time the last reported step ended.",
+     {"job_id"}},
     {"sbmt_training_loss",
      MetricType::Gauge,
      "Training loss of the last reported step.",
@@ -189,6 +193,7 @@ std::vector<prometheus::MetricFamily> SnapshotMetrics(const Scheduler& scheduler
     const sbmt::v1::StepReport& r = job->last_report();
     b.Add("sbmt_training_step", {id}, static_cast<double>(r.step()));
     b.Add("sbmt_training_total_steps", {id}, static_cast<double>(r.total_steps()));
+    b.Add("sbmt_training_last_step_timestamp_seconds", {id}, r.unix_time());
     b.Add("sbmt_training_loss", {id}, r.loss());
     b.Add("sbmt_training_learning_rate", {id}, r.learning_rate());
     b.Add("sbmt_training_grad_norm", {id}, r.grad_norm());
