@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# A real Prometheus server (Debian's prometheus) on loopback, with deploy/prometheus.yml pointed
+# at a coordinator running a 2-rank job: after a few scrapes, Prometheus' HTTP query API has the
+# loss, token and per-head density series, and their values are the run's own (metrics.jsonl
+# records of the same step). The shipped alert rules load and evaluate without error.
+set -euo pipefail
+source tools/testing/mpirun_env.sh
+coordinator_bin="$1" ctl="$2" worker="$3" tool="$4" config="$5"
+tmp="${TEST_TMPDIR:-$(mktemp -d)}/prometheus_integration"
+rm -rf "$tmp" && mkdir -p "$tmp/data" "$tmp/prometheus"
+fail() { echo "FAIL: $*" >&2; tail -n 20 "$tmp/prometheus.log" >&2 2>/dev/null || true; exit 1; }
+command -v prometheus >/dev/null || fail "prometheus not found (tools/install_deps.sh installs it)"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; pkill -9 -f -- "--coordinator-token-file=$tmp/token" || true' EXIT
+"$tool" shards "$tmp/data"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/token"
+echo "localhost slots=2" >"$tmp/hosts"
+"$coordinator_bin" --listen=127.0.0.1:0 --port-file="$tmp/port" --state-dir="$tmp/state" \
+  --token-file="$tmp/token" --hostfile="$tmp/hosts" --worker="$worker" \
+  --metrics-listen=127.0.0.1:0 --metrics-port-file="$tmp/metrics_port" \
+  >"$tmp/coordinator.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [[ -s "$tmp/port" && -s "$tmp/metrics_port" ]] && break; sleep 0.05; done
+export SBMT_COORDINATOR="127.0.0.1:$(cat "$tmp/port")" SBMT_TOKEN_FILE="$tmp/token"
+
+# The shipped config, pointed at this coordinator and scraping every second.
+sed -e "s/127.0.0.1:9464/127.0.0.1:$(cat "$tmp/metrics_port")/" -e 's/15s/1s/g' \
+  deploy/prometheus.yml >"$tmp/prometheus/prometheus.yml"
+cp deploy/alerts.yml "$tmp/prometheus/"
+for attempt in 1 2 3 4 5; do  # a free port for Prometheus' own API
+  api_port=$((20000 + RANDOM % 20000))
+  prometheus --config.file="$tmp/prometheus/prometheus.yml" --storage.tsdb.path="$tmp/tsdb" \
+    --web.listen-address="127.0.0.1:$api_port" >"$tmp/prometheus.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$api_port/-/ready" >/dev/null 2>&1 && break 2
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.1
+  done
+done
+curl -sf "http://127.0.0.1:$api_port/-/ready" >/dev/null || fail "Prometheus did not start"
+api="http://127.0.0.1:$api_port/api/v1"
+
+cat >"$tmp/job.yaml" <<EOF
+name: scraped
+config: $(pwd)/$config
+world_size: 2
+overrides:
+  data.train: $tmp/data/train.shard
+  data.valid: $tmp/data/valid.shard
+  data.vocab: $tmp/data/vocab.txt
+  optim.total_steps: 100000
+  run.eval_every: 100000
+EOF
+job=$("$ctl" submit "$tmp/job.yaml")
+# One instant query: every series Prometheus holds for this job, from its newest scrape.
+query() { curl -sf "$api/query" --data-urlencode "query={job_id=\"$job\"}"; }
+for _ in $(seq 1 200); do
+  query >"$tmp/result.json" 2>/dev/null && grep -q '"sbmt_attention_density_ratio"' "$tmp/result.json" && break
+  sleep 0.1
+done
+sleep 3  # a few more scrapes
+query >"$tmp/result.json" || fail "query API"
+"$ctl" cancel "$job" >/dev/null
+for _ in $(seq 1 200); do
+  [[ $("$ctl" describe "$job" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])') == CANCELLED ]] && break
+  sleep 0.1
+done
+
+echo "=== the scraped series are the run's own"
+python3 - "$tmp/result.json" "$tmp/state/jobs/$job/run/metrics.jsonl" <<'PYEOF'
+import json, sys
+result = json.load(open(sys.argv[1]))
+assert result["status"] == "success", result
+series = {}
+for s in result["data"]["result"]:
+    m = s["metric"]
+    key = (m["__name__"], m.get("layer"), m.get("head"))
+    series[key] = float(s["value"][1])
+    assert m.get("job") == "sbmt-coordinator", m  # the scrape job's label, beside our job_id
+step = int(series[("sbmt_training_step", None, None)])
+records = [json.loads(l) for l in open(sys.argv[2])]
+steps = {r["step"]: r for r in records if r.get("kind") == "step"}
+assert step in steps, (step, sorted(steps)[-3:])
+r = steps[step]
+def close(a, b):
+    return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+assert close(series[("sbmt_training_loss", None, None)], r["loss"]), (series, r["loss"])
+assert series[("sbmt_training_step_tokens", None, None)] == r["tokens"], r["tokens"]
+heads = 0
+for h in r["attention"]:
+    got = series[("sbmt_attention_density_ratio", str(h["layer"]), str(h["head"]))]
+    assert close(got, h["density"]), (h, got)
+    heads += 1
+print("step %d: loss %.6f, %d tokens, density of %d heads: equal to metrics.jsonl"
+      % (step, r["loss"], r["tokens"], heads))
+PYEOF
+
+echo "=== the shipped rules load and evaluate"
+rules=$(curl -sf "$api/rules")
+python3 - "$rules" <<'PYEOF'
+import json, sys
+groups = json.loads(sys.argv[1])["data"]["groups"]
+rules = [r for g in groups for r in g["rules"]]
+assert len(rules) == 7, len(rules)
+bad = [(r["name"], r.get("lastError")) for r in rules if r.get("health") not in ("ok", "unknown")]
+assert not bad, bad
+print("%d rules loaded, none unhealthy" % len(rules))
+PYEOF
+echo "PASS"
