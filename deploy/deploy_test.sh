@@ -20,4 +20,6 @@ for metric in $(grep -o 'sbmt_[a-z0-9_]*' "$deploy/alerts.yml" | sort -u); do
   fi
 done
 ((missing == 0)) || fail "$missing metric(s) in the rules are not exported"
+python3 "$deploy/dashboard_check.py" "$deploy/grafana/sbmt-training.json" "$docs" \
+  "$deploy/alerts.yml" || fail "the Grafana dashboard"
 echo "PASS"

@@ -2,7 +2,8 @@
 # A real Prometheus server (Debian's prometheus) on loopback, with deploy/prometheus.yml pointed
 # at a coordinator running a 2-rank job: after a few scrapes, Prometheus' HTTP query API has the
 # loss, token and per-head density series, and their values are the run's own (metrics.jsonl
-# records of the same step). The shipped alert rules load and evaluate without error.
+# records of the same step). Every panel of the shipped Grafana dashboard evaluates with data, and
+# the shipped alert rules load and evaluate without error.
 set -euo pipefail
 source tools/testing/mpirun_env.sh
 coordinator_bin="$1" ctl="$2" worker="$3" tool="$4" config="$5"
@@ -61,6 +62,23 @@ for _ in $(seq 1 200); do
 done
 sleep 3  # a few more scrapes
 query >"$tmp/result.json" || fail "query API"
+# Every panel of the shipped dashboard evaluates, with data, while the job runs.
+python3 - "$api" "$job" deploy/grafana/sbmt-training.json <<'PYEOF'
+import json, sys, urllib.parse, urllib.request
+api, job, path = sys.argv[1:4]
+empty = []
+panels = json.load(open(path))["panels"]
+for p in panels:
+    for t in p["targets"]:
+        expr = t["expr"].replace("$job_id", job)
+        url = api + "/query?" + urllib.parse.urlencode({"query": expr})
+        r = json.load(urllib.request.urlopen(url))
+        assert r["status"] == "success", (p["title"], expr, r)
+        if not r["data"]["result"]:
+            empty.append((p["title"], expr))
+assert not empty, "dead panels: %r" % empty
+print("%d dashboard panels: every query evaluates with data" % len(panels))
+PYEOF
 "$ctl" cancel "$job" >/dev/null
 for _ in $(seq 1 200); do
   [[ $("$ctl" describe "$job" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])') == CANCELLED ]] && break
