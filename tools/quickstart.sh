@@ -53,6 +53,9 @@ grep -E "eval step|checkpoint" "$(ls runs/quickstart/coordinator/jobs/"$job"/att
 kill $coordinator && wait $coordinator 2>/dev/null || true
 trap - EXIT
 
+step "Plotting the run (tools/plot/sbmt_plot.py: loss, task metrics, tokens/s, density per head)"
+tools/plot/sbmt_plot.py runs/quickstart
+
 step "Exporting the pretrained model (Hugging Face layout, runs/quickstart/hf)"
 bazel-bin/trainer/train/sbmt_worker --config=configs/tiny.yaml --set run.out_dir=runs/quickstart \
   --set run.threads=1 --export-hf=runs/quickstart/hf | tail -n 1
