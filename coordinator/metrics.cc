@@ -30,6 +30,22 @@ const std::vector<MetricDefinition> kDefinitions = {
      MetricType::Gauge,
      "Step of the newest checkpoint recorded as committed.",
      {"job_id"}},
+    {"sbmt_checkpoints_committed_total",
+     MetricType::Counter,
+     "Committed checkpoints rank 0 reported, each newer than the last.",
+     {"job_id"}},
+    {"sbmt_checkpoint_last_commit_timestamp_seconds",
+     MetricType::Gauge,
+     "Unix time the newest committed checkpoint was reported.",
+     {"job_id"}},
+    {"sbmt_checkpoint_save_seconds",
+     MetricType::Gauge,
+     "Time writing and committing the newest checkpoint took.",
+     {"job_id"}},
+    {"sbmt_checkpoint_size_bytes",
+     MetricType::Gauge,
+     "Size of the newest checkpoint's files.",
+     {"job_id"}},
     {"sbmt_job_incidents_total",
      MetricType::Counter,
      "Failed attempts (the goodput ledger).",
@@ -57,6 +73,15 @@ const std::vector<MetricDefinition> kDefinitions = {
     {"sbmt_worker_collectives_issued",
      MetricType::Gauge,
      "Collectives the rank has issued in this attempt (a lagging rank stalls its peers).",
+     {"job_id", "rank", "host"}},
+    {"sbmt_worker_compute_seconds",
+     MetricType::Gauge,
+     "The rank's latest step time less the communication it waited for.",
+     {"job_id", "rank", "host"}},
+    {"sbmt_worker_straggler_ratio",
+     MetricType::Gauge,
+     "The rank's compute time over the median of its job's ranks (its peers wait for a rank "
+     "above 1).",
      {"job_id", "rank", "host"}},
     {"sbmt_training_step",
      MetricType::Gauge,
@@ -171,6 +196,12 @@ std::vector<prometheus::MetricFamily> SnapshotMetrics(const Scheduler& scheduler
     b.Add("sbmt_job_running", {id}, job->state() == v1::RUNNING ? 1 : 0);
     b.Add("sbmt_job_restarts_total", {id}, job->restarts());
     b.Add("sbmt_job_last_committed_step", {id}, static_cast<double>(job->last_committed_step()));
+    b.Add("sbmt_checkpoints_committed_total", {id}, job->checkpoints_committed());
+    if (job->checkpoints_committed() > 0) {
+      b.Add("sbmt_checkpoint_last_commit_timestamp_seconds", {id}, job->last_checkpoint_unix());
+      b.Add("sbmt_checkpoint_save_seconds", {id}, job->last_checkpoint_save_s());
+      b.Add("sbmt_checkpoint_size_bytes", {id}, static_cast<double>(job->last_checkpoint_bytes()));
+    }
     double detection = 0, restart = 0, recomputed = 0;
     for (const v1::Incident& i : job->incidents()) {
       detection += i.detection_latency_s();
@@ -188,6 +219,8 @@ std::vector<prometheus::MetricFamily> SnapshotMetrics(const Scheduler& scheduler
         b.Add("sbmt_worker_last_heartbeat_timestamp_seconds", labels, r.last_beat);
         b.Add("sbmt_worker_collectives_issued", labels, static_cast<double>(r.collectives));
       }
+      if (r.compute_seconds >= 0) b.Add("sbmt_worker_compute_seconds", labels, r.compute_seconds);
+      if (r.straggler_ratio >= 0) b.Add("sbmt_worker_straggler_ratio", labels, r.straggler_ratio);
     }
     if (!job->has_last_report()) continue;
     const sbmt::v1::StepReport& r = job->last_report();

@@ -46,6 +46,9 @@ TEST(Metrics, ASnapshotOfARunningJobUsesOnlyDefinedFamiliesAndLabels) {
     beat.set_collectives_issued(40);
     sbmt::v1::StepReport& r = *beat.mutable_report();
     r.set_step(7);
+    // Rank 1 computes for 0.9 s, rank 0 for 0.6 s and then waits 0.3 s for rank 1.
+    r.set_step_seconds(0.9);
+    r.mutable_phases()->set_exposed_comm(rank == 0 ? 0.3 : 0.0);
     r.set_loss(2.5);
     (*r.mutable_metrics())["mlm_accuracy"] = 0.25;
     sbmt::v1::HeadAttention& h = *r.add_attention();
@@ -55,6 +58,13 @@ TEST(Metrics, ASnapshotOfARunningJobUsesOnlyDefinedFamiliesAndLabels) {
     Actions a;
     s.Heartbeat(beat, 1, a);
   }
+  v1::CheckpointReport c;
+  c.mutable_worker()->set_job_id(id);
+  c.mutable_worker()->set_attempt(1);
+  c.set_step(5);
+  c.set_save_seconds(1.5);
+  c.set_size_bytes(4096);
+  ASSERT_FALSE(s.Checkpoint(c, 1.25).has_value());
   const std::vector<prometheus::MetricFamily> families = SnapshotMetrics(s, 1.5);
   std::map<std::string, double> samples;
   for (const prometheus::MetricFamily& f : families) {
@@ -78,6 +88,13 @@ TEST(Metrics, ASnapshotOfARunningJobUsesOnlyDefinedFamiliesAndLabels) {
   EXPECT_EQ(samples["sbmt_attention_density_ratio," + id + ",1,0"], 0.3);
   EXPECT_EQ(samples["sbmt_worker_up," + id + ",1,a"], 1);
   EXPECT_EQ(samples["sbmt_worker_collectives_issued," + id + ",0,a"], 40);
+  EXPECT_NEAR(samples["sbmt_worker_compute_seconds," + id + ",0,a"], 0.6, 1e-12);
+  EXPECT_EQ(samples["sbmt_checkpoints_committed_total," + id], 1);
+  EXPECT_EQ(samples["sbmt_checkpoint_last_commit_timestamp_seconds," + id], 1.25);
+  EXPECT_EQ(samples["sbmt_checkpoint_save_seconds," + id], 1.5);
+  EXPECT_EQ(samples["sbmt_checkpoint_size_bytes," + id], 4096);
+  EXPECT_NEAR(samples["sbmt_worker_straggler_ratio," + id + ",1,a"], 0.9 / 0.75, 1e-12);
+  EXPECT_NEAR(samples["sbmt_worker_straggler_ratio," + id + ",0,a"], 0.6 / 0.75, 1e-12);
   // 3 missed beats later the ranks are down.
   for (const prometheus::MetricFamily& f : SnapshotMetrics(s, 10)) {
     if (f.name != "sbmt_worker_up") continue;

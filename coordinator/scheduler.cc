@@ -182,7 +182,19 @@ std::vector<Scheduler::RankView> Scheduler::RanksOf(const std::string& job_id) c
       v.joined = it->second.joined;
       v.last_beat = it->second.last_beat;
       v.collectives = it->second.collectives;
+      v.compute_seconds = it->second.compute_seconds;
     }
+  }
+  std::vector<double> compute;
+  for (const RankView& v : out) {
+    if (v.compute_seconds < 0) return out;  // not every rank has reported a step yet
+    compute.push_back(v.compute_seconds);
+  }
+  std::sort(compute.begin(), compute.end());
+  const size_t n = compute.size();
+  const double median = n % 2 ? compute[n / 2] : (compute[n / 2 - 1] + compute[n / 2]) / 2;
+  if (median > 0) {
+    for (RankView& v : out) v.straggler_ratio = v.compute_seconds / median;
   }
   return out;
 }
@@ -275,6 +287,10 @@ std::variant<v1::HeartbeatReply, Rejection> Scheduler::Heartbeat(const v1::Heart
     rank.collectives = beat.collectives_issued();
     rank.collectives_changed = now;
   }
+  if (beat.has_report() && beat.report().step() > 0) {
+    const sbmt::v1::StepReport& r = beat.report();
+    rank.compute_seconds = std::max(0.0, r.step_seconds() - r.phases().exposed_comm());
+  }
   v1::Job& job = Mutable(beat.worker().job_id());
   if (beat.worker().rank() == 0 && beat.has_report() &&
       beat.report().step() > job.last_report().step()) {
@@ -301,6 +317,10 @@ std::optional<Rejection> Scheduler::Checkpoint(const v1::CheckpointReport& repor
   if (report.step() <= job.last_committed_step()) return std::nullopt;  // reported before
   job.set_last_committed_step(report.step());
   job.set_last_checkpoint(report.path());
+  job.set_checkpoints_committed(job.checkpoints_committed() + 1);
+  job.set_last_checkpoint_unix(now);
+  if (report.save_seconds() > 0) job.set_last_checkpoint_save_s(report.save_seconds());
+  if (report.size_bytes() > 0) job.set_last_checkpoint_bytes(report.size_bytes());
   // The hosts of an attempt that commits are healthy again.
   for (const Slot& slot : running_[job.id()].slots) host_failures_.erase(slot.host);
   // Progress past the last failure refills the restart budget.

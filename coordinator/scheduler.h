@@ -129,6 +129,11 @@ class Scheduler {
     bool joined = false;
     double last_beat = 0;
     int64_t collectives = 0;
+    // The rank's compute time in its latest step (step time less the communication it waited
+    // for) over the median of its job's ranks: a straggler's peers wait for it, so its own
+    // compute is the longest. -1 before every rank reported a step.
+    double compute_seconds = -1;
+    double straggler_ratio = -1;
   };
   std::vector<RankView> RanksOf(const std::string& job_id) const;
 
@@ -146,6 +151,7 @@ class Scheduler {
     int64_t collectives = 0;
     double collectives_changed = 0;
     std::string host;
+    double compute_seconds = -1;  // of its latest step: step time less exposed communication
   };
   struct Running {  // the current attempt of a RUNNING job
     int attempt = 0;

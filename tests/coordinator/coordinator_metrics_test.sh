@@ -61,6 +61,8 @@ python3 -c "import sys; sys.exit(0 if 0 < float('$density') <= 1 else 1)" || fai
 grep -q "^sbmt_training_task_metric{job_id=\"$job\",metric=\"mlm_accuracy\"} " "$tmp/metrics.txt" ||
   fail "no mlm_accuracy"
 grep -q "^# TYPE sbmt_job_restarts_total counter" "$tmp/metrics.txt" || fail "restarts counter type"
+size=$(value "sbmt_checkpoint_size_bytes\\{job_id=\"$job\"\\}")
+python3 -c "import sys; sys.exit(0 if float('${size:-0}') > 1000 else 1)" || fail "checkpoint size '$size'"
 echo "  step $scraped_step, layer 1 head 1 density $density, $(grep -c '^sbmt_' "$tmp/metrics.txt") samples"
 "$ctl" cancel "$job" >/dev/null
 echo "PASS"

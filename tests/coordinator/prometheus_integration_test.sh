@@ -120,7 +120,7 @@ python3 - "$rules" <<'PYEOF'
 import json, sys
 groups = json.loads(sys.argv[1])["data"]["groups"]
 rules = [r for g in groups for r in g["rules"]]
-assert len(rules) == 7, len(rules)
+assert len(rules) == 8, len(rules)
 bad = [(r["name"], r.get("lastError")) for r in rules if r.get("health") not in ("ok", "unknown")]
 assert not bad, bad
 print("%d rules loaded, none unhealthy" % len(rules))

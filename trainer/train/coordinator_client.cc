@@ -159,10 +159,13 @@ void CoordinatorClient::OnStep(const v1::StepReport& report) {
     s.has_latest = true;
     s.state = cv1::TRAINING;
   }
-  if (!report.checkpoint().empty()) ReportCheckpoint(report.step(), report.checkpoint());
+  if (!report.checkpoint().empty()) {
+    ReportCheckpoint(report.step(), report.checkpoint(), report.phases().checkpoint());
+  }
 }
 
-void CoordinatorClient::ReportCheckpoint(int64_t step, const std::string& dir) {
+void CoordinatorClient::ReportCheckpoint(int64_t step, const std::string& dir,
+                                         double save_seconds) {
   State& s = *s_;
   if (s.options.rank != 0) return;  // rank 0 writes checkpoints
   // Recorded by the coordinator before training goes on: a restart resumes from exactly this
@@ -173,6 +176,13 @@ void CoordinatorClient::ReportCheckpoint(int64_t step, const std::string& dir) {
   c.set_step(step);
   c.set_path(std::filesystem::absolute(dir).string());
   c.set_manifest_crc(ManifestCrc(dir));
+  c.set_save_seconds(save_seconds);
+  std::error_code ec;
+  int64_t bytes = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
+    if (f.is_regular_file(ec)) bytes += static_cast<int64_t>(f.file_size(ec));
+  }
+  c.set_size_bytes(bytes);
   for (int attempt = 0; attempt < 5; ++attempt) {
     cv1::Empty reply;
     const grpc::Status status = s.stub->ReportCheckpoint(s.Context(5).get(), c, &reply);

@@ -47,7 +47,7 @@ class CoordinatorClient {
   void OnStep(const v1::StepReport& report);
   // Rank 0: a committed checkpoint (also one committed while the coordinator was away, reported
   // at exit); the coordinator keeps the newest.
-  void ReportCheckpoint(int64_t step, const std::string& dir);
+  void ReportCheckpoint(int64_t step, const std::string& dir, double save_seconds = 0);
   // Reports the exit and stops heartbeats.
   void Exit(int exit_code, const std::string& reason, int64_t final_step);
 
