@@ -88,6 +88,11 @@ plain=$(serve plain)
 if "$ctl" --address="$plain" submit huge.yaml 2>err; then fail "a 1.5 MB spec was accepted"; fi
 grep -q "RESOURCE_EXHAUSTED" err || fail "oversized spec: $(cat err)"
 [[ $("$ctl" --address="$plain" list | wc -l) -eq 1 ]] || fail "the refused spec left a job"
+# The shipped 16-GPU job spec parses (every key known) and is refused here only for its size.
+if "$ctl" --address="$plain" submit "$OLDPWD/configs/jobs/bert_small_16gpu.yaml" 2>err; then
+  fail "a 16-rank job was accepted on 2 slots"
+fi
+grep -q "spec.world_size: 16 ranks, but the hostfile has 2 slots" err || fail "16-GPU spec: $(cat err)"
 echo "=== 5. a job under mutual TLS: the workers present their certificate too"
 # The server accepts no plaintext and no client without a certificate, so a job that succeeds
 # had its workers join and beat over mutual TLS.
