@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The coordinator's /metrics during a real 2-rank job: `promtool check metrics` (Debian's
-# prometheus package) accepts the exposition without a warning, and the series agree with the
-# job's record: its step, both ranks up, per-(layer, head) density, the job counted as RUNNING.
+# The coordinator's /metrics and a rank's own during a real 2-rank job: `promtool check metrics`
+# (Debian's prometheus package) accepts both without a warning, and the series agree with the
+# job's record: its step, both ranks up, per-(layer, head) density, the job counted as RUNNING,
+# the rank's step counter.
 set -euo pipefail
 source tools/testing/mpirun_env.sh
 coordinator_bin="$1" ctl="$2" worker="$3" tool="$4" config="$5"
@@ -12,10 +13,15 @@ command -v promtool >/dev/null || fail "promtool not found (tools/install_deps.s
 "$tool" shards "$tmp/data"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/token"
 echo "localhost slots=2" >"$tmp/hosts"
+# The default launch template, plus each rank's own /metrics on a free port.
+template="mpirun -np {np} --host {hosts} --bind-to none {worker} --config={config} {overrides}"
+template+=" --coordinator={address} --coordinator-token-file={token_file} --job={job}"
+template+=" --attempt={attempt} --gpu-slots={slots} {tls}"
+template+=" --metrics-port=0 --metrics-port-file=$tmp/rank_port"
 "$coordinator_bin" --listen=127.0.0.1:0 --port-file="$tmp/port" --state-dir="$tmp/state" \
   --token-file="$tmp/token" --hostfile="$tmp/hosts" --worker="$worker" \
   --metrics-listen=127.0.0.1:0 --metrics-port-file="$tmp/metrics_port" \
-  >"$tmp/coordinator.log" 2>&1 &
+  --launch-template="$template" >"$tmp/coordinator.log" 2>&1 &
 coordinator=$!
 trap 'kill $coordinator 2>/dev/null; pkill -9 -f -- "--coordinator-token-file=$tmp/token" || true' EXIT
 for _ in $(seq 1 100); do [[ -s "$tmp/port" && -s "$tmp/metrics_port" ]] && break; sleep 0.05; done
@@ -39,6 +45,9 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 curl -sf "$metrics_url" >"$tmp/metrics.txt" || fail "no /metrics at $metrics_url"
+[[ -s "$tmp/rank_port.1" ]] || fail "rank 1 wrote no metrics port"
+curl -sf "http://127.0.0.1:$(cat "$tmp/rank_port.1")/metrics" >"$tmp/rank1.txt" ||
+  fail "no /metrics of rank 1"
 step=$(field 'int(j["lastReport"]["step"])')
 
 echo "=== promtool check metrics"
@@ -46,6 +55,13 @@ if ! promtool check metrics <"$tmp/metrics.txt" >"$tmp/promtool.out" 2>&1; then
   cat "$tmp/promtool.out"; fail "promtool rejected the exposition"
 fi
 [[ ! -s "$tmp/promtool.out" ]] || { cat "$tmp/promtool.out"; fail "promtool warned"; }
+if ! promtool check metrics <"$tmp/rank1.txt" >"$tmp/promtool_rank.out" 2>&1; then
+  cat "$tmp/promtool_rank.out"; fail "promtool rejected rank 1's exposition"
+fi
+[[ ! -s "$tmp/promtool_rank.out" ]] || { cat "$tmp/promtool_rank.out"; fail "promtool warned on rank 1's"; }
+rank_steps=$(grep -E '^sbmt_rank_steps_total\{rank="1"\} ' "$tmp/rank1.txt" | awk '{print $2}')
+python3 -c "import sys; sys.exit(0 if float('${rank_steps:-0}') >= 10 else 1)" ||
+  fail "rank 1 counted ${rank_steps:-no} steps"
 
 echo "=== the series agree with the job"
 value() { grep -E "^$1 " "$tmp/metrics.txt" | awk '{print $2}'; }

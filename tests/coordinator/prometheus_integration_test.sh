@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real Prometheus server (Debian's prometheus) on loopback, with deploy/prometheus.yml pointed
-# at a coordinator running a 2-rank job: after a few scrapes, Prometheus' HTTP query API has the
+# at a coordinator running a 2-rank job and at both ranks' own /metrics: after a few scrapes, Prometheus' HTTP query API has the
 # loss, token and per-head density series, and their values are the run's own (metrics.jsonl
 # records of the same step). Every panel of the shipped Grafana dashboard evaluates with data, and
 # the shipped alert rules load and evaluate without error.
@@ -16,18 +16,29 @@ trap 'kill "${pids[@]}" 2>/dev/null; pkill -9 -f -- "--coordinator-token-file=$t
 "$tool" shards "$tmp/data"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/token"
 echo "localhost slots=2" >"$tmp/hosts"
+# Rank r serves its own /metrics on a fixed port base + r (Prometheus' config names it).
+rank_base=$((41000 + RANDOM % 4000 * 2))
+template="mpirun -np {np} --host {hosts} --bind-to none {worker} --config={config} {overrides}"
+template+=" --coordinator={address} --coordinator-token-file={token_file} --job={job}"
+template+=" --attempt={attempt} --gpu-slots={slots} {tls} --metrics-port=$rank_base"
 "$coordinator_bin" --listen=127.0.0.1:0 --port-file="$tmp/port" --state-dir="$tmp/state" \
   --token-file="$tmp/token" --hostfile="$tmp/hosts" --worker="$worker" \
   --metrics-listen=127.0.0.1:0 --metrics-port-file="$tmp/metrics_port" \
-  >"$tmp/coordinator.log" 2>&1 &
+  --launch-template="$template" >"$tmp/coordinator.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do [[ -s "$tmp/port" && -s "$tmp/metrics_port" ]] && break; sleep 0.05; done
 export SBMT_COORDINATOR="127.0.0.1:$(cat "$tmp/port")" SBMT_TOKEN_FILE="$tmp/token"
 
-# The shipped config, pointed at this coordinator and scraping every second.
+# The shipped config, pointed at this coordinator and its ranks (the commented rank job enabled)
+# and scraping every second.
 sed -e "s/127.0.0.1:9464/127.0.0.1:$(cat "$tmp/metrics_port")/" -e 's/15s/1s/g' \
+  -e 's/^  # \(- job_name: sbmt-ranks\)/  \1/' -e 's/^  #   /    /' \
+  -e "s/\"gpu-node-01:9500\", \"gpu-node-01:9501\"/\"127.0.0.1:$rank_base\", \"127.0.0.1:$((rank_base + 1))\"/" \
   deploy/prometheus.yml >"$tmp/prometheus/prometheus.yml"
 cp deploy/alerts.yml "$tmp/prometheus/"
+promtool check config "$tmp/prometheus/prometheus.yml" >/dev/null 2>&1 || {
+  cat "$tmp/prometheus/prometheus.yml"; fail "the derived config"; }
+grep -q "127.0.0.1:$((rank_base + 1))" "$tmp/prometheus/prometheus.yml" || fail "rank targets"
 for attempt in 1 2 3 4 5; do  # a free port for Prometheus' own API
   api_port=$((20000 + RANDOM % 20000))
   prometheus --config.file="$tmp/prometheus/prometheus.yml" --storage.tsdb.path="$tmp/tsdb" \
@@ -60,7 +71,20 @@ for _ in $(seq 1 200); do
   query >"$tmp/result.json" 2>/dev/null && grep -q '"sbmt_attention_density_ratio"' "$tmp/result.json" && break
   sleep 0.1
 done
+for _ in $(seq 1 100); do  # the ranks' own series, from the second scrape job
+  curl -sf "$api/query" --data-urlencode 'query=sbmt_rank_steps_total{job="sbmt-ranks"}' |
+    grep -q '"rank":"1"' && break
+  sleep 0.1
+done
 sleep 3  # a few more scrapes
+curl -sf "$api/query" --data-urlencode 'query=sbmt_rank_steps_total{job="sbmt-ranks"}' >"$tmp/ranks.json"
+python3 - "$tmp/ranks.json" <<'PYEOF' || fail "the ranks' own series"
+import json, sys
+result = json.load(open(sys.argv[1]))["data"]["result"]
+ranks = sorted(r["metric"]["rank"] for r in result if float(r["value"][1]) > 0)
+assert ranks == ["0", "1"], result
+print("both ranks' own /metrics scraped: steps counted on ranks", ranks)
+PYEOF
 query >"$tmp/result.json" || fail "query API"
 # Every panel of the shipped dashboard evaluates, with data, while the job runs.
 python3 - "$api" "$job" deploy/grafana/sbmt-training.json <<'PYEOF'

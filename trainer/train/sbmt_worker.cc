@@ -10,6 +10,7 @@
 // evaluates and checkpoints periodically under run.out_dir; resumes from its newest committed
 // checkpoint. An error on any rank is reported with the rank and ends the whole job.
 #include <c10/util/Exception.h>
+#include <prometheus/exposer.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -31,6 +32,7 @@
 #include "trainer/dist/world.h"
 #include "trainer/tasks/make_task.h"
 #include "trainer/train/coordinator_client.h"
+#include "trainer/train/rank_metrics.h"
 #include "trainer/train/trainer.h"
 
 namespace {
@@ -72,6 +74,15 @@ int main(int argc, char** argv) {
   app.add_option("--coordinator-tls-ca", coordinator.tls_ca, "CA of the coordinator's certificate");
   app.add_option("--coordinator-tls-cert", coordinator.tls_cert, "its certificate (mutual TLS)");
   app.add_option("--coordinator-tls-key", coordinator.tls_key, "its key (mutual TLS)");
+  int metrics_port = -1;
+  std::string metrics_host = "127.0.0.1", metrics_port_file;
+  app.add_option("--metrics-port", metrics_port,
+                 "serve this rank's Prometheus /metrics on this port + local rank (0: any free "
+                 "port)");
+  app.add_option("--metrics-host", metrics_host, "address to serve /metrics on")
+      ->capture_default_str();
+  app.add_option("--metrics-port-file", metrics_port_file,
+                 "write each rank's metrics port to FILE.<rank>");
   std::string gpu_slots;
   app.add_option("--gpu-slots", gpu_slots,
                  "each rank's GPU slot on its host, in rank order (0,1,0,1): this rank's becomes "
@@ -140,6 +151,25 @@ int main(int argc, char** argv) {
     if (!export_dir.empty() && comm->rank() == 0) task->CheckCanExport(export_dir);
     sbmt::trainer::Trainer trainer(config, *task, log, comm.get(), log_all_ranks);
     if (client) trainer.OnStep([&](const sbmt::v1::StepReport& r) { client->OnStep(r); });
+    // This rank's own /metrics: every step, for debugging one rank.
+    std::unique_ptr<sbmt::trainer::RankMetrics> rank_metrics;
+    std::unique_ptr<prometheus::Exposer> exposer;
+    if (metrics_port >= 0) {
+      rank_metrics = std::make_unique<sbmt::trainer::RankMetrics>(comm->rank());
+      const int port = metrics_port == 0 ? 0 : metrics_port + placement.local_rank;
+      exposer = std::make_unique<prometheus::Exposer>(metrics_host + ":" + std::to_string(port));
+      exposer->RegisterCollectable(rank_metrics->registry());
+      const int bound = exposer->GetListeningPorts().at(0);
+      if (!metrics_port_file.empty()) {
+        const std::string file = metrics_port_file + "." + std::to_string(comm->rank());
+        std::ofstream(file + ".tmp") << bound << "\n";
+        std::rename((file + ".tmp").c_str(), file.c_str());
+      }
+      trainer.OnStep([&](const sbmt::v1::StepReport& r) { rank_metrics->Observe(r); });
+      if (log_all_ranks || comm->rank() == 0) {
+        log("rank metrics on " + metrics_host + ":" + std::to_string(bound) + "/metrics");
+      }
+    }
     const sbmt::trainer::TrainResult r = trainer.Run(max_steps);
     if (log_all_ranks || comm->rank() == 0) {
       log(std::string(r.stop_signal
