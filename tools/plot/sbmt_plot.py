@@ -92,7 +92,7 @@ def main(argv):
             (['"%s" using 1:%d with linespoints title "%s (eval)"' % (eval_data, 3 + i, m)
               for i, m in enumerate(metric_names)] if evals else []))
         script = """
-set terminal pngcairo size 960,540 font ",10"
+set terminal pngcairo size 960,540 font ",10" noenhanced
 set grid
 set key outside right
 set xlabel "step"
