@@ -136,8 +136,6 @@ const std::vector<MetricDefinition> kDefinitions = {
      {"job_id", "layer", "head"}},
 };
 
-bool Active(v1::JobState s) { return s == v1::QUEUED || s == v1::RUNNING; }
-
 class Builder {
  public:
   Builder() {
@@ -190,7 +188,7 @@ std::vector<prometheus::MetricFamily> SnapshotMetrics(const Scheduler& scheduler
   const double dead_after = o.missed_beats * o.heartbeat_interval_s + o.tolerance_s;
   for (const v1::Job* job : scheduler.Jobs()) {
     ++by_state[v1::JobState_Name(job->state())];
-    if (!Active(job->state())) continue;
+    if (IsFinished(job->state())) continue;  // only queued and running jobs
     const std::string& id = job->id();
     b.Add("sbmt_job_world_size", {id, job->spec().name()}, job->spec().world_size());
     b.Add("sbmt_job_running", {id}, job->state() == v1::RUNNING ? 1 : 0);

@@ -8,10 +8,6 @@
 namespace sbmt::coordinator {
 namespace {
 
-bool Finished(v1::JobState s) {
-  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
-}
-
 std::string Trim(const std::string& s) {
   const size_t a = s.find_first_not_of(" \t\r");
   if (a == std::string::npos) return "";
@@ -224,7 +220,7 @@ std::optional<Rejection> Scheduler::Cancel(const std::string& job_id, double now
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return Rejection{Rejection::kNotFound, "no job " + job_id};
   v1::Job& job = it->second;
-  if (Finished(job.state())) {
+  if (IsFinished(job.state())) {
     return Rejection{Rejection::kFailedPrecondition,
                      "job " + job_id + " already ended (" + v1::JobState_Name(job.state()) + ")"};
   }

@@ -37,6 +37,11 @@ namespace sbmt::coordinator {
 
 namespace v1 = ::sbmt::coordinator::v1;
 
+// SUCCEEDED, FAILED or CANCELLED: the job will not run again.
+inline bool IsFinished(v1::JobState s) {
+  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
+}
+
 struct Host {
   std::string name;
   int slots = 0;

@@ -36,10 +36,6 @@ bool ConstantTimeEqual(const std::string& a, const std::string& b) {
   return diff == 0 && !b.empty();
 }
 
-bool Finished(v1::JobState s) {
-  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
-}
-
 }  // namespace
 
 CoordinatorService::CoordinatorService(std::vector<Host> hosts, ServiceOptions options)
@@ -272,7 +268,7 @@ grpc::Status CoordinatorService::WatchJob(grpc::ServerContext* c, const v1::JobR
     const Progress& progress = progress_[id];
     if (progress.seq > progress_seen) batch.push_back(progress.latest);
     progress_seen = progress.seq;
-    const bool done = Finished(scheduler_.Find(id)->state());
+    const bool done = IsFinished(scheduler_.Find(id)->state());
     lock.unlock();
     for (const v1::JobEvent& e : batch) {
       if (!writer->Write(e)) return grpc::Status::CANCELLED;

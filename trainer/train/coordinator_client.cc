@@ -2,7 +2,6 @@
 
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +17,7 @@
 #include "proto/coordinator.grpc.pb.h"
 #include "runtime/stop_signal.h"
 #include "runtime/text_file.h"
+#include "trainer/checkpoint/checkpoint_store.h"
 
 namespace sbmt::trainer {
 namespace {
@@ -31,11 +31,8 @@ std::string ManifestCrc(const std::string& dir) {
   std::ifstream in(std::filesystem::path(dir) / "MANIFEST", std::ios::binary);
   std::stringstream s;
   s << in.rdbuf();
-  const std::string bytes = s.str();
   char hex[16];
-  std::snprintf(
-      hex, sizeof hex, "%08lx",
-      crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+  std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(Crc32(s.str())));
   return hex;
 }
 
