@@ -1,5 +1,6 @@
 #include "coordinator/metrics.h"
 
+#include <algorithm>
 #include <map>
 
 namespace sbmt::coordinator {
@@ -62,6 +63,15 @@ const std::vector<MetricDefinition> kDefinitions = {
      MetricType::Counter,
      "Steps done after the last committed checkpoint and lost to failures.",
      {"job_id"}},
+    {"sbmt_job_useful_step_seconds_total",
+     MetricType::Counter,
+     "Step time that moved the job past the furthest step it had reached (its rate over a "
+     "window is the goodput: the share of wall time spent on useful steps).",
+     {"job_id"}},
+    {"sbmt_job_goodput_ratio",
+     MetricType::Gauge,
+     "Useful step seconds over the wall time since the job's first attempt started.",
+     {"job_id"}},
     {"sbmt_worker_up",
      MetricType::Gauge,
      "1 when the rank joined and its last heartbeat is within the dead-rank deadline.",
@@ -122,6 +132,27 @@ const std::vector<MetricDefinition> kDefinitions = {
      "Time of the last step by phase (data, forward, backward, exposed_comm, optimizer, "
      "checkpoint).",
      {"job_id", "phase"}},
+    {"sbmt_training_allreduce_seconds",
+     MetricType::Gauge,
+     "Wall time of the last step's gradient allreduce on rank 0, first bucket launch to last "
+     "completion (mostly hidden behind backward; phase exposed_comm is the rest).",
+     {"job_id"}},
+    {"sbmt_training_allreduce_bytes",
+     MetricType::Gauge,
+     "Gradient bytes rank 0 reduced in the last step (payload, not wire traffic).",
+     {"job_id"}},
+    {"sbmt_eval_step",
+     MetricType::Gauge,
+     "Optimizer steps completed when the latest evaluation ran.",
+     {"job_id"}},
+    {"sbmt_eval_loss",
+     MetricType::Gauge,
+     "Task loss of the latest evaluation (without the attention regularizer).",
+     {"job_id"}},
+    {"sbmt_eval_metric",
+     MetricType::Gauge,
+     "The task's metrics on the latest evaluation (accuracy, matthews_corr, mlm_accuracy, ...).",
+     {"job_id", "metric"}},
     {"sbmt_attention_edges",
      MetricType::Gauge,
      "Attended (query, key) pairs per sequence in the last step, per layer and head.",
@@ -210,6 +241,20 @@ std::vector<prometheus::MetricFamily> SnapshotMetrics(const Scheduler& scheduler
     b.Add("sbmt_job_detection_seconds_total", {id}, detection);
     b.Add("sbmt_job_restart_seconds_total", {id}, restart);
     b.Add("sbmt_job_steps_recomputed_total", {id}, recomputed);
+    b.Add("sbmt_job_useful_step_seconds_total", {id}, job->useful_step_seconds());
+    if (job->attempts_size() > 0 && now > job->attempts(0).started_unix()) {
+      b.Add("sbmt_job_goodput_ratio", {id},
+            std::min(1.0, job->useful_step_seconds() / (now - job->attempts(0).started_unix())));
+    }
+    if (job->has_last_eval()) {
+      const sbmt::v1::EvalReport& e = job->last_eval();
+      b.Add("sbmt_eval_step", {id}, static_cast<double>(e.step()));
+      b.Add("sbmt_eval_loss", {id}, e.loss());
+      for (const auto& [metric, value] :
+           std::map<std::string, double>(e.metrics().begin(), e.metrics().end())) {
+        b.Add("sbmt_eval_metric", {id, metric}, value);
+      }
+    }
     for (const Scheduler::RankView& r : scheduler.RanksOf(id)) {
       const std::vector<std::string> labels = {id, std::to_string(r.rank), r.host};
       b.Add("sbmt_worker_up", labels, r.joined && now - r.last_beat <= dead_after ? 1 : 0);
@@ -231,6 +276,8 @@ std::vector<prometheus::MetricFamily> SnapshotMetrics(const Scheduler& scheduler
     b.Add("sbmt_training_step_seconds", {id}, r.step_seconds());
     b.Add("sbmt_training_step_tokens", {id}, static_cast<double>(r.tokens()));
     b.Add("sbmt_training_skipped_steps", {id}, static_cast<double>(r.skipped_steps()));
+    b.Add("sbmt_training_allreduce_seconds", {id}, r.allreduce_seconds());
+    b.Add("sbmt_training_allreduce_bytes", {id}, static_cast<double>(r.allreduce_bytes()));
     for (const auto& [metric, value] :
          std::map<std::string, double>(r.metrics().begin(), r.metrics().end())) {
       b.Add("sbmt_training_task_metric", {id, metric}, value);

@@ -50,6 +50,15 @@ TEST(Metrics, ASnapshotOfARunningJobUsesOnlyDefinedFamiliesAndLabels) {
     r.set_step_seconds(0.9);
     r.mutable_phases()->set_exposed_comm(rank == 0 ? 0.3 : 0.0);
     r.set_loss(2.5);
+    r.set_allreduce_seconds(0.4);
+    r.set_allreduce_bytes(1 << 20);
+    if (rank == 0) {
+      sbmt::v1::EvalReport& e = *beat.mutable_eval();
+      e.set_step(5);
+      e.set_loss(2.75);
+      (*e.mutable_metrics())["accuracy"] = 0.625;
+      e.set_unix_time(0.9);
+    }
     (*r.mutable_metrics())["mlm_accuracy"] = 0.25;
     sbmt::v1::HeadAttention& h = *r.add_attention();
     h.set_layer(1);
@@ -95,11 +104,24 @@ TEST(Metrics, ASnapshotOfARunningJobUsesOnlyDefinedFamiliesAndLabels) {
   EXPECT_EQ(samples["sbmt_checkpoint_size_bytes," + id], 4096);
   EXPECT_NEAR(samples["sbmt_worker_straggler_ratio," + id + ",1,a"], 0.9 / 0.75, 1e-12);
   EXPECT_NEAR(samples["sbmt_worker_straggler_ratio," + id + ",0,a"], 0.6 / 0.75, 1e-12);
-  // 3 missed beats later the ranks are down.
+  EXPECT_EQ(samples["sbmt_training_allreduce_seconds," + id], 0.4);
+  EXPECT_EQ(samples["sbmt_training_allreduce_bytes," + id], 1 << 20);
+  EXPECT_EQ(samples["sbmt_eval_step," + id], 5);
+  EXPECT_EQ(samples["sbmt_eval_loss," + id], 2.75);
+  EXPECT_EQ(samples["sbmt_eval_metric," + id + ",accuracy"], 0.625);
+  EXPECT_NEAR(samples["sbmt_job_useful_step_seconds_total," + id], 7 * 0.9, 1e-12);
+  // 3 missed beats later the ranks are down; 6.3 useful seconds of the 10 since the launch.
+  bool goodput = false;
   for (const prometheus::MetricFamily& f : SnapshotMetrics(s, 10)) {
-    if (f.name != "sbmt_worker_up") continue;
-    for (const prometheus::ClientMetric& m : f.metric) EXPECT_EQ(m.gauge.value, 0);
+    if (f.name == "sbmt_worker_up") {
+      for (const prometheus::ClientMetric& m : f.metric) EXPECT_EQ(m.gauge.value, 0);
+    }
+    if (f.name == "sbmt_job_goodput_ratio") {
+      goodput = true;
+      EXPECT_NEAR(f.metric.at(0).gauge.value, 0.63, 1e-12);
+    }
   }
+  EXPECT_TRUE(goodput);
 }
 
 TEST(Metrics, TheDocumentationListsEveryFamily) {

@@ -288,9 +288,20 @@ std::variant<v1::HeartbeatReply, Rejection> Scheduler::Heartbeat(const v1::Heart
     rank.compute_seconds = std::max(0.0, r.step_seconds() - r.phases().exposed_comm());
   }
   v1::Job& job = Mutable(beat.worker().job_id());
+  if (beat.worker().rank() == 0 && beat.has_eval() &&
+      (!job.has_last_eval() || beat.eval().unix_time() > job.last_eval().unix_time())) {
+    *job.mutable_last_eval() = beat.eval();
+  }
   if (beat.worker().rank() == 0 && beat.has_report() &&
       beat.report().step() > job.last_report().step()) {
-    *job.mutable_last_report() = beat.report();
+    const sbmt::v1::StepReport& r = beat.report();
+    if (r.step() > job.furthest_step()) {  // heartbeats coalesce steps: each took about as long
+      job.set_useful_step_seconds(job.useful_step_seconds() +
+                                  static_cast<double>(r.step() - job.furthest_step()) *
+                                      r.step_seconds());
+      job.set_furthest_step(r.step());
+    }
+    *job.mutable_last_report() = r;
     if (!run.first_step_seen) {
       run.first_step_seen = true;
       auto failed = failed_at_.find(job.id());

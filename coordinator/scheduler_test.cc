@@ -38,14 +38,17 @@ v1::WorkerId Worker(const std::string& job, int attempt, int rank, const std::st
 
 // Every rank of the job's current attempt joins and beats with `collectives` and rank 0's step.
 void BeatAll(Scheduler& s, const std::string& job, double now, int64_t step = 0,
-             int64_t collectives = 0) {
+             int64_t collectives = 0, double step_seconds = 0) {
   const v1::Job* j = s.Find(job);
   const int attempt = j->attempts(j->attempts_size() - 1).number();
   for (int r = 0; r < j->spec().world_size(); ++r) {
     v1::HeartbeatRequest beat;
     *beat.mutable_worker() = Worker(job, attempt, r);
     beat.set_collectives_issued(collectives);
-    if (r == 0 && step > 0) beat.mutable_report()->set_step(step);
+    if (r == 0 && step > 0) {
+      beat.mutable_report()->set_step(step);
+      beat.mutable_report()->set_step_seconds(step_seconds);
+    }
     Actions a;
     auto reply = s.Heartbeat(beat, now, a);
     ASSERT_TRUE(std::holds_alternative<v1::HeartbeatReply>(reply))
@@ -147,6 +150,26 @@ TEST(Scheduler, MissedHeartbeatsRestartFromTheCommittedStep) {
   // The new attempt's first step closes the incident's restart latency.
   BeatAll(s, job, 7.5, 11);
   EXPECT_NEAR(s.Find(job)->incidents(0).restart_latency_s(), 1.9, 1e-9);
+}
+
+TEST(Scheduler, UsefulStepTimeCountsEachStepOnce) {
+  Scheduler s({{"a", 2}}, {});
+  const std::string job = Submit(s, Spec("j", 2));
+  s.Tick(0);
+  BeatAll(s, job, 1, 10, 0, 0.5);  // 10 steps of 0.5 s (heartbeats coalesce steps)
+  Commit(s, job, 10, 1);
+  BeatAll(s, job, 2, 14, 0, 0.5);
+  EXPECT_DOUBLE_EQ(s.Find(job)->useful_step_seconds(), 7.0);
+  Actions a;
+  s.LauncherExited(job, 1, 9, 3, a);  // attempt 1 dies: steps 11-14 are lost
+  s.Tick(3);
+  ASSERT_EQ(s.Find(job)->attempts_size(), 2);
+  BeatAll(s, job, 4, 12, 0, 0.5);  // recomputed: not useful again
+  BeatAll(s, job, 5, 14, 0, 0.5);
+  EXPECT_DOUBLE_EQ(s.Find(job)->useful_step_seconds(), 7.0);
+  BeatAll(s, job, 6, 16, 0, 0.25);  // past the furthest step: 2 steps of 0.25 s
+  EXPECT_DOUBLE_EQ(s.Find(job)->useful_step_seconds(), 7.5);
+  EXPECT_EQ(s.Find(job)->furthest_step(), 16);
 }
 
 TEST(Scheduler, RanksMustJoinWithinTheStartupTimeout) {

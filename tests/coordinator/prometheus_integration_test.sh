@@ -62,13 +62,14 @@ overrides:
   data.valid: $tmp/data/valid.shard
   data.vocab: $tmp/data/vocab.txt
   optim.total_steps: 100000
-  run.eval_every: 100000
+  run.eval_every: 20
 EOF
 job=$("$ctl" submit "$tmp/job.yaml")
 # One instant query: every series Prometheus holds for this job, from its newest scrape.
 query() { curl -sf "$api/query" --data-urlencode "query={job_id=\"$job\"}"; }
 for _ in $(seq 1 200); do
-  query >"$tmp/result.json" 2>/dev/null && grep -q '"sbmt_attention_density_ratio"' "$tmp/result.json" && break
+  query >"$tmp/result.json" 2>/dev/null && grep -q '"sbmt_attention_density_ratio"' "$tmp/result.json" &&
+    grep -q '"sbmt_eval_loss"' "$tmp/result.json" && break
   sleep 0.1
 done
 for _ in $(seq 1 100); do  # the ranks' own series, from the second scrape job
@@ -136,6 +137,16 @@ for h in r["attention"]:
     heads += 1
 print("step %d: loss %.6f, %d tokens, density of %d heads: equal to metrics.jsonl"
       % (step, r["loss"], r["tokens"], heads))
+assert series[("sbmt_training_allreduce_bytes", None, None)] == r["allreduce_bytes"] > 0, r
+assert close(series[("sbmt_training_allreduce_seconds", None, None)], r["allreduce_seconds"]), r
+eval_step = int(series[("sbmt_eval_step", None, None)])
+evals = [e for e in records if e.get("kind") == "eval" and e["step"] == eval_step]
+assert evals, eval_step
+assert close(series[("sbmt_eval_loss", None, None)], evals[-1]["loss"]), (series, evals[-1])
+goodput = series[("sbmt_job_goodput_ratio", None, None)]
+assert 0 < goodput <= 1, goodput
+print("allreduce %d bytes per step; eval at step %d: loss %.6f equal to metrics.jsonl; "
+      "goodput %.2f" % (r["allreduce_bytes"], eval_step, evals[-1]["loss"], goodput))
 PYEOF
 
 echo "=== the shipped rules load and evaluate"

@@ -51,6 +51,7 @@ struct GradientReducer::Core {
   bool armed = false;
   std::vector<bool> ready;
   size_t next_launch = 0;
+  std::chrono::steady_clock::time_point first_launch;
 
   Core(Communicator& c, std::vector<torch::Tensor> p, ReducerOptions o)
       : comm(c), params(std::move(p)), options(o) {}
@@ -68,6 +69,7 @@ struct GradientReducer::Core {
 
   void LaunchReady() {  // with mu held; buckets go out in order on every rank
     while (next_launch < buckets.size() && buckets[next_launch].pending == 0) {
+      if (next_launch == 0) first_launch = std::chrono::steady_clock::now();
       Bucket& b = buckets[next_launch++];
       b.work = comm.AllReduce(BufferOf(b.flat), ReduceOp::kSum);
     }
@@ -145,9 +147,10 @@ void GradientReducer::PrepareForReduction() {
   }
 }
 
-double GradientReducer::FinishReduction() {
+ReductionStats GradientReducer::FinishReduction() {
   Core& c = *core_;
-  if (c.buckets.empty()) return 0;
+  ReductionStats stats;
+  if (c.buckets.empty()) return stats;
   const auto start = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(c.mu);
@@ -164,6 +167,7 @@ double GradientReducer::FinishReduction() {
   }
   for (Core::Bucket& b : c.buckets) {
     b.work->Wait(c.options.timeout);
+    stats.allreduce_bytes += static_cast<int64_t>(b.flat.nbytes());
     for (size_t s = 0; s < b.params.size(); ++s) {
       torch::Tensor& p = c.params[b.params[s]];
       torch::Tensor sum = b.flat.narrow(0, b.offsets[s], p.numel()).view(p.sizes());
@@ -174,7 +178,10 @@ double GradientReducer::FinishReduction() {
       }
     }
   }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto end = std::chrono::steady_clock::now();
+  stats.exposed_seconds = std::chrono::duration<double>(end - start).count();
+  stats.allreduce_seconds = std::chrono::duration<double>(end - c.first_launch).count();
+  return stats;
 }
 
 std::vector<std::vector<int>> GradientReducer::BucketLayout() const {

@@ -13,7 +13,7 @@
 //
 //   GradientReducer reducer(comm, params, {});
 //   for (m ...) { if (m == last) reducer.PrepareForReduction(); loss.backward(); }
-//   double exposed_s = reducer.FinishReduction();  // .grad now holds the sum over ranks
+//   ReductionStats r = reducer.FinishReduction();  // .grad now holds the sum over ranks
 #pragma once
 
 #include <torch/torch.h>
@@ -32,6 +32,13 @@ struct ReducerOptions {
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
 };
 
+// One step's gradient reduction on this rank.
+struct ReductionStats {
+  double exposed_seconds = 0;    // FinishReduction's wait: the communication backward did not hide
+  double allreduce_seconds = 0;  // from the first bucket's launch to the last one's completion
+  int64_t allreduce_bytes = 0;   // this rank's buckets together (the payload, not wire traffic)
+};
+
 class GradientReducer {
  public:
   GradientReducer(Communicator& comm, std::vector<torch::Tensor> params, ReducerOptions options);
@@ -40,8 +47,8 @@ class GradientReducer {
   GradientReducer& operator=(const GradientReducer&) = delete;
 
   void PrepareForReduction();
-  // Returns the seconds it waited (exposed communication). Throws CommError from the backend.
-  double FinishReduction();
+  // Waits for every bucket and writes the sums to .grad. Throws CommError from the backend.
+  ReductionStats FinishReduction();
 
   // Parameter indices per bucket, in launch order (exposed for tests and logs).
   std::vector<std::vector<int>> BucketLayout() const;

@@ -50,7 +50,12 @@ std::vector<std::vector<torch::Tensor>> ReducedGrads(int world_size, int micro, 
         if (m == micro - 1) reducer.PrepareForReduction();
         mine.Loss(Input(r, m), !(skip_w3 && r == 1)).backward();
       }
-      reducer.FinishReduction();
+      const ReductionStats stats = reducer.FinishReduction();
+      int64_t bytes = 0;  // every parameter is reduced, used in this backward or not
+      for (const torch::Tensor& p : mine.params()) bytes += p.nbytes();
+      EXPECT_EQ(stats.allreduce_bytes, bytes);
+      EXPECT_GT(stats.allreduce_seconds, 0);
+      EXPECT_GE(stats.exposed_seconds, 0);
       for (const torch::Tensor& p : mine.params()) grads[r].push_back(p.grad().clone());
     });
   }
@@ -123,7 +128,10 @@ TEST(GradientReducer, WorldSizeOneLeavesGradientsAlone) {
   EXPECT_TRUE(reducer.BucketLayout().empty());
   reducer.PrepareForReduction();
   (w * 2).sum().backward();
-  EXPECT_EQ(reducer.FinishReduction(), 0);
+  const ReductionStats stats = reducer.FinishReduction();
+  EXPECT_EQ(stats.exposed_seconds, 0);
+  EXPECT_EQ(stats.allreduce_seconds, 0);
+  EXPECT_EQ(stats.allreduce_bytes, 0);
   EXPECT_TRUE(torch::equal(w.grad(), torch::full({3}, 2.0f)));
 }
 

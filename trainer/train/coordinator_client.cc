@@ -50,6 +50,8 @@ struct CoordinatorClient::State {
   cv1::WorkerState state = cv1::STARTING;
   v1::StepReport latest;
   bool has_latest = false;
+  v1::EvalReport latest_eval;
+  bool has_eval = false;
   std::thread heartbeats;
 
   std::unique_ptr<grpc::ClientContext> Context(double deadline_s) const {
@@ -79,6 +81,7 @@ struct CoordinatorClient::State {
       beat.set_state(state);
       if (options.collectives) beat.set_collectives_issued(options.collectives());
       if (has_latest) *beat.mutable_report() = latest;
+      if (has_eval) *beat.mutable_eval() = latest_eval;
       lock.unlock();
       cv1::HeartbeatReply reply;
       const grpc::Status status = stub->Heartbeat(Context(interval_s).get(), beat, &reply);
@@ -159,6 +162,14 @@ void CoordinatorClient::OnStep(const v1::StepReport& report) {
   if (!report.checkpoint().empty()) {
     ReportCheckpoint(report.step(), report.checkpoint(), report.phases().checkpoint());
   }
+}
+
+void CoordinatorClient::OnEval(const v1::EvalReport& report) {
+  State& s = *s_;
+  if (s.options.rank != 0) return;  // every rank evaluates; rank 0's report is the job's
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.latest_eval = report;
+  s.has_eval = true;
 }
 
 void CoordinatorClient::ReportCheckpoint(int64_t step, const std::string& dir,

@@ -45,6 +45,8 @@ class CoordinatorClient {
 
   // The rank's latest step; rank 0 reports its committed checkpoint (r.checkpoint) here.
   void OnStep(const v1::StepReport& report);
+  // Rank 0's latest evaluation, sent with the next heartbeats.
+  void OnEval(const v1::EvalReport& report);
   // Rank 0: a committed checkpoint (also one committed while the coordinator was away, reported
   // at exit); the coordinator keeps the newest.
   void ReportCheckpoint(int64_t step, const std::string& dir, double save_seconds = 0);

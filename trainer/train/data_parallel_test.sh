@@ -140,5 +140,14 @@ done
 # Only rank 0 writes the step records: one per step.
 steps=$(grep -c '"kind":"step"' "$tmp/all_ranks/metrics.jsonl")
 (( steps == 10 )) || fail "metrics.jsonl holds $steps step records, expected 10"
+# Each step reduced the same gradient bytes (every trainable parameter, float32) in some time.
+python3 - "$tmp/all_ranks/metrics.jsonl" <<'EOF' || fail "allreduce_seconds/bytes missing from the step records"
+import json, sys
+steps = [json.loads(l) for l in open(sys.argv[1]) if '"kind":"step"' in l]
+sizes = {s["allreduce_bytes"] for s in steps}
+assert len(sizes) == 1 and min(sizes) > 0 and min(sizes) % 4 == 0, sizes
+assert all(s["allreduce_seconds"] > 0 for s in steps), [s["allreduce_seconds"] for s in steps]
+print("allreduce per step:", sizes.pop(), "bytes")
+EOF
 
 echo "PASS"

@@ -50,6 +50,18 @@ RankMetrics::RankMetrics(int rank)
                          .Help("Seconds of this rank's steps by phase (data, forward, backward, "
                                "exposed_comm, optimizer, checkpoint).")
                          .Register(*registry_)),
+      allreduce_seconds_(prometheus::BuildCounter()
+                             .Name("sbmt_rank_allreduce_seconds_total")
+                             .Help("Wall time of this rank's gradient allreduces, from each "
+                                   "step's first bucket launch to its last completion (mostly "
+                                   "hidden behind backward).")
+                             .Register(*registry_)
+                             .Add(rank_)),
+      allreduce_bytes_(prometheus::BuildCounter()
+                           .Name("sbmt_rank_allreduce_bytes_total")
+                           .Help("Gradient bytes this rank reduced (payload, not wire traffic).")
+                           .Register(*registry_)
+                           .Add(rank_)),
       loss_(prometheus::BuildGauge()
                 .Name("sbmt_rank_loss")
                 .Help("Training loss of the last step.")
@@ -90,6 +102,8 @@ void RankMetrics::Observe(const v1::StepReport& r) {
   for (const auto& [phase, seconds] : phases) {
     phase_seconds_.Add({{"rank", rank_.at("rank")}, {"phase", phase}}).Increment(seconds);
   }
+  allreduce_seconds_.Increment(r.allreduce_seconds());
+  allreduce_bytes_.Increment(static_cast<double>(r.allreduce_bytes()));
   loss_.Set(r.loss());
   learning_rate_.Set(r.learning_rate());
   step_.Set(static_cast<double>(r.step()));

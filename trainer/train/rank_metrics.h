@@ -42,6 +42,8 @@ class RankMetrics {
   prometheus::Histogram& step_seconds_;
   prometheus::Histogram& checkpoint_seconds_;
   prometheus::Family<prometheus::Counter>& phase_seconds_;
+  prometheus::Counter& allreduce_seconds_;
+  prometheus::Counter& allreduce_bytes_;
   prometheus::Gauge& loss_;
   prometheus::Gauge& learning_rate_;
   prometheus::Gauge& step_;

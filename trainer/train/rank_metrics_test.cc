@@ -20,6 +20,8 @@ v1::StepReport Step(int64_t step, double seconds, bool checkpoint) {
   r.set_step_seconds(seconds);
   r.mutable_phases()->set_forward(seconds / 2);
   r.mutable_phases()->set_exposed_comm(0.1);
+  r.set_allreduce_seconds(0.25);
+  r.set_allreduce_bytes(4096);
   if (checkpoint) {
     r.set_checkpoint("ckpt/step_" + std::to_string(step));
     r.mutable_phases()->set_checkpoint(0.05);
@@ -48,6 +50,8 @@ TEST(RankMetrics, CountsEveryStepAndKeepsTheLast) {
            "sbmt_rank_step_duration_seconds_sum{rank=\"3\"} 2",
            "sbmt_rank_checkpoint_save_duration_seconds_count{rank=\"3\"} 1",
            "sbmt_rank_phase_seconds_total{phase=\"forward\",rank=\"3\"} 1",
+           "sbmt_rank_allreduce_seconds_total{rank=\"3\"} 0.5",
+           "sbmt_rank_allreduce_bytes_total{rank=\"3\"} 8192",
            "sbmt_rank_loss{rank=\"3\"} 1.5",
            "sbmt_rank_step{rank=\"3\"} 2",
            "sbmt_rank_attention_density_ratio{head=\"2\",layer=\"1\",rank=\"3\"} 0.22",

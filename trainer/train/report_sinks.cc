@@ -79,6 +79,8 @@ nlohmann::json ToJson(const v1::StepReport& r) {
             {"exposed_comm", p.exposed_comm()},
             {"optimizer", p.optimizer()},
             {"checkpoint", p.checkpoint()}}},
+          {"allreduce_seconds", r.allreduce_seconds()},
+          {"allreduce_bytes", r.allreduce_bytes()},
           {"attention", HeadsJson(r.attention())},
           {"world_size", r.world_size()},
           {"unix_time", r.unix_time()},

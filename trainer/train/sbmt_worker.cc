@@ -150,7 +150,10 @@ int main(int argc, char** argv) {
     // Outputs are checked before training, not after hours of it.
     if (!export_dir.empty() && comm->rank() == 0) task->CheckCanExport(export_dir);
     sbmt::trainer::Trainer trainer(config, *task, log, comm.get(), log_all_ranks);
-    if (client) trainer.OnStep([&](const sbmt::v1::StepReport& r) { client->OnStep(r); });
+    if (client) {
+      trainer.OnStep([&](const sbmt::v1::StepReport& r) { client->OnStep(r); });
+      trainer.OnEval([&](const sbmt::v1::EvalReport& r) { client->OnEval(r); });
+    }
     // This rank's own /metrics: every step, for debugging one rank.
     std::unique_ptr<sbmt::trainer::RankMetrics> rank_metrics;
     std::unique_ptr<prometheus::Exposer> exposer;

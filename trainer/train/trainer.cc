@@ -219,13 +219,15 @@ v1::StepReport Trainer::State::Step(bool* stop_requested) {
     layout.Add(f.layer_stats, 1.0 / static_cast<double>(accumulation * world),
                sums.data() + 3 + stats);
   }
-  const double exposed = reducer->FinishReduction();
+  const dist::ReductionStats reduction = reducer->FinishReduction();
   sums.back() = runtime::PendingStopSignal() != 0 ? 1.0 : 0.0;
   SumOverRanks(sums);
   *stop_requested = sums.back() > 0;
   phases.set_forward(forward_s);
   phases.set_backward(backward_s);
-  phases.set_exposed_comm(exposed);
+  phases.set_exposed_comm(reduction.exposed_seconds);
+  report.set_allreduce_seconds(reduction.allreduce_seconds);
+  report.set_allreduce_bytes(reduction.allreduce_bytes);
 
   auto t = Clock::now();
   const double grad_norm = c.optim.clip_norm > 0
