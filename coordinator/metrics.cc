@@ -49,8 +49,9 @@ const std::vector<MetricDefinition> kDefinitions = {
      {"job_id"}},
     {"sbmt_job_incidents_total",
      MetricType::Counter,
-     "Failed attempts (the goodput ledger).",
-     {"job_id"}},
+     "Failed attempts (the goodput ledger), by cause (startup_timeout, heartbeats_missed, "
+     "collective_stalled, process_exited).",
+     {"job_id", "cause"}},
     {"sbmt_job_detection_seconds_total",
      MetricType::Counter,
      "Summed time from each failed rank's last sign of life to the failure being declared.",
@@ -232,12 +233,16 @@ std::vector<prometheus::MetricFamily> SnapshotMetrics(const Scheduler& scheduler
       b.Add("sbmt_checkpoint_size_bytes", {id}, static_cast<double>(job->last_checkpoint_bytes()));
     }
     double detection = 0, restart = 0, recomputed = 0;
+    std::map<std::string, int> by_cause;
+    for (const char* cause : kIncidentCauses) by_cause[cause] = 0;
     for (const v1::Incident& i : job->incidents()) {
+      if (by_cause.count(i.cause())) ++by_cause[i.cause()];
       detection += i.detection_latency_s();
       restart += i.restart_latency_s();
       recomputed += static_cast<double>(i.steps_recomputed());
     }
-    b.Add("sbmt_job_incidents_total", {id}, job->incidents_size());
+    for (const auto& [cause, count] : by_cause)
+      b.Add("sbmt_job_incidents_total", {id, cause}, count);
     b.Add("sbmt_job_detection_seconds_total", {id}, detection);
     b.Add("sbmt_job_restart_seconds_total", {id}, restart);
     b.Add("sbmt_job_steps_recomputed_total", {id}, recomputed);

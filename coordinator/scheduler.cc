@@ -380,15 +380,17 @@ void Scheduler::LauncherExited(const std::string& job_id, int attempt, int exit_
   v1::Job& job = Mutable(job_id);
   actions.changed_jobs.push_back(job_id);
   if (exit_code == 0) {
-    EndAttempt(job, now, "", /*failure=*/false, "", now, actions);
+    EndAttempt(job, now, "", /*cause=*/"", "", now, actions);
   } else {  // the exit is seen at once; when the failing rank really died is not known
     EndAttempt(job, now, "the launcher exited with status " + std::to_string(exit_code),
-               /*failure=*/true, "", now, actions);
+               "process_exited", "", now, actions);
   }
 }
 
-void Scheduler::EndAttempt(v1::Job& job, double now, const std::string& reason, bool failure,
-                           const std::string& blamed_host, double last_alive, Actions& actions) {
+void Scheduler::EndAttempt(v1::Job& job, double now, const std::string& reason,
+                           const std::string& cause, const std::string& blamed_host,
+                           double last_alive, Actions& actions) {
+  const bool failure = !cause.empty();
   Running run = running_.at(job.id());
   running_.erase(job.id());
   for (const Slot& s : run.slots) busy_[s.host][s.index] = false;
@@ -415,6 +417,7 @@ void Scheduler::EndAttempt(v1::Job& job, double now, const std::string& reason, 
   v1::Incident& incident = *job.add_incidents();
   incident.set_attempt(run.attempt);
   incident.set_reason(reason);
+  incident.set_cause(cause);
   incident.set_detection_latency_s(std::max(0.0, now - last_alive));
   incident.set_steps_recomputed(
       std::max<int64_t>(0, job.last_report().step() - job.last_committed_step()));
@@ -483,7 +486,7 @@ Actions Scheduler::Tick(double now) {
   for (const std::string& id : ids) {
     Running& run = running_.at(id);
     v1::Job& job = Mutable(id);
-    std::string dead, host;
+    std::string dead, cause, host;
     double last_alive = now;
     for (int rank = 0; rank < job.spec().world_size() && dead.empty(); ++rank) {
       auto it = run.ranks.find(rank);
@@ -492,12 +495,14 @@ Actions Scheduler::Tick(double now) {
         if (now - run.launched > options_.startup_timeout_s) {
           dead = "rank " + std::to_string(rank) + " on " + run.slots[rank].Name() +
                  " did not join within " + std::to_string(int(options_.startup_timeout_s)) + " s";
+          cause = "startup_timeout";
           host = run.slots[rank].host;
           last_alive = run.launched;
         }
       } else if (now - it->second.last_beat > dead_after) {
         dead = "rank " + std::to_string(rank) + " on " + it->second.host + " missed " +
                std::to_string(options_.missed_beats) + " heartbeats";
+        cause = "heartbeats_missed";
         host = run.slots[rank].host;
         last_alive = it->second.last_beat;
       }
@@ -516,11 +521,14 @@ Actions Scheduler::Tick(double now) {
           last_alive = s.collectives_changed;
         }
       }
-      if (!lagging.empty()) dead = "collective stalled: lagging " + lagging;
+      if (!lagging.empty()) {
+        dead = "collective stalled: lagging " + lagging;
+        cause = "collective_stalled";
+      }
     }
     if (!dead.empty()) {
       Event(job, now, "attempt " + std::to_string(run.attempt) + ": " + dead);
-      EndAttempt(job, now, dead, /*failure=*/true, host, last_alive, actions);
+      EndAttempt(job, now, dead, cause, host, last_alive, actions);
     }
   }
   // Placement: by priority, then submission order; a job that does not fit is passed over.

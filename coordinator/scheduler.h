@@ -42,6 +42,10 @@ inline bool IsFinished(v1::JobState s) {
   return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
 }
 
+// Every Incident.cause, the bounded label of the incident metrics.
+inline constexpr const char* kIncidentCauses[] = {"startup_timeout", "heartbeats_missed",
+                                                  "collective_stalled", "process_exited"};
+
 struct Host {
   std::string name;
   int slots = 0;
@@ -173,7 +177,8 @@ class Scheduler {
   void Event(v1::Job& job, double now, const std::string& text);
   // Ends the current attempt: kills it, frees its slots, and restarts, fails or finishes the job.
   // `last_alive`: the failing rank's last sign of life, for the incident's detection latency.
-  void EndAttempt(v1::Job& job, double now, const std::string& reason, bool failure,
+  // `cause` is empty for an attempt that finished, else one of kIncidentCauses.
+  void EndAttempt(v1::Job& job, double now, const std::string& reason, const std::string& cause,
                   const std::string& blamed_host, double last_alive, Actions& actions);
   std::vector<Slot> Place(int ranks) const;
 

@@ -140,6 +140,7 @@ TEST(Scheduler, MissedHeartbeatsRestartFromTheCommittedStep) {
   EXPECT_EQ(j->attempts(1).resumed_from_step(), 10);
   ASSERT_EQ(j->incidents_size(), 1);
   EXPECT_EQ(j->incidents(0).steps_recomputed(), 4);
+  EXPECT_EQ(j->incidents(0).cause(), "heartbeats_missed");
   EXPECT_NEAR(j->incidents(0).detection_latency_s(), 3.6, 1e-9);
   // The old attempt's stragglers are refused.
   v1::HeartbeatRequest stale;
@@ -162,6 +163,7 @@ TEST(Scheduler, UsefulStepTimeCountsEachStepOnce) {
   EXPECT_DOUBLE_EQ(s.Find(job)->useful_step_seconds(), 7.0);
   Actions a;
   s.LauncherExited(job, 1, 9, 3, a);  // attempt 1 dies: steps 11-14 are lost
+  EXPECT_EQ(s.Find(job)->incidents(0).cause(), "process_exited");
   s.Tick(3);
   ASSERT_EQ(s.Find(job)->attempts_size(), 2);
   BeatAll(s, job, 4, 12, 0, 0.5);  // recomputed: not useful again
@@ -182,6 +184,7 @@ TEST(Scheduler, RanksMustJoinWithinTheStartupTimeout) {
   Actions a = s.Tick(31);
   ASSERT_EQ(a.kill.size(), 1u);
   EXPECT_EQ(s.Find(job)->state(), v1::FAILED);
+  EXPECT_EQ(s.Find(job)->incidents(0).cause(), "startup_timeout");
   EXPECT_NE(s.Find(job)->reason().find("out of restarts (max_restarts 0): rank 0 on a:0 did not "
                                        "join within 30 s"),
             std::string::npos)
@@ -211,6 +214,7 @@ TEST(Scheduler, AStalledCollectiveBlamesTheLaggingRank) {
       EXPECT_NE(a.kill[0].reason.find("collective stalled: lagging rank 1 on b (40 of 47)"),
                 std::string::npos)
           << a.kill[0].reason;
+      EXPECT_EQ(s.Find(job)->incidents(0).cause(), "collective_stalled");
       break;
     }
   }
