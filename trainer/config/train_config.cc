@@ -17,12 +17,25 @@ namespace {
 // One setting of the schema: how to read it from YAML, print it, and whether it must match to
 // resume from a checkpoint.
 struct Field {
+  using Setter = std::function<void(TrainConfig&, const YAML::Node&)>;
+  using Getter = std::function<std::string(const TrainConfig&)>;
+  Field(std::string k, bool d, Setter s, Getter g)
+      : key(std::move(k)), digest(d), set(std::move(s)), get(std::move(g)) {}
+
   std::string key;
   bool digest;  // hashed into TrainConfig::Digest (must match to resume)
   std::function<void(TrainConfig&, const YAML::Node&)>
       set;  // throws ConfigError (the bare reason) on bad input
   std::function<std::string(const TrainConfig&)> get;
+  // For settings added after checkpoints existed: at this value the setting is left out of the
+  // digest, so older checkpoints still resume.
+  std::string digest_skips_default;
 };
+
+Field AddedLater(Field f, std::string default_value) {
+  f.digest_skips_default = std::move(default_value);
+  return f;
+}
 
 template <typename T>
 T As(const YAML::Node& node, const char* expected) {
@@ -87,10 +100,63 @@ Field Flag(const std::string& key, bool digest, Section TrainConfig::*section,
 
 constexpr int64_t kBig = int64_t{1} << 40;
 
+Field SyntheticNumber(const std::string& key, int64_t SyntheticTaskConfig::*member, int64_t min,
+                      int64_t max) {
+  return {key, true,
+          [=](TrainConfig& c, const YAML::Node& n) {
+            const int64_t v = As<int64_t>(n, "an integer");
+            if (v < min || v > max) {
+              throw ConfigError("expected an integer in [" + Str(min) + ", " + Str(max) +
+                                "], got " + Str(v));
+            }
+            c.task.synthetic.*member = v;
+          },
+          [=](const TrainConfig& c) { return Str(c.task.synthetic.*member); }};
+}
+
 const std::vector<Field>& Schema() {
   using T = TrainConfig;
   static const std::vector<Field> fields = {
-      Text("task.name", true, &T::task, &TaskConfig::name, {"mlm", "classification", "glue"}),
+      Text("task.name", true, &T::task, &TaskConfig::name,
+           {"mlm", "classification", "glue", "lra", "synthetic"}),
+      {"task.lra.name", true,
+       [](TrainConfig& c, const YAML::Node& n) {
+         const std::string v = n.IsNull() ? "" : As<std::string>(n, "a task name");
+         const std::set<std::string> names = {"listops", "text", "retrieval", "image",
+                                              "pathfinder"};
+         if (!v.empty() && !names.count(v)) {
+           throw ConfigError("expected one of listops, text, retrieval, image, pathfinder, got '" +
+                             v + "'");
+         }
+         c.task.lra.name = v;
+       },
+       [](const TrainConfig& c) { return c.task.lra.name; }},
+      {"task.lra.data_dir", false,
+       [](TrainConfig& c, const YAML::Node& n) {
+         c.task.lra.data_dir = n.IsNull() ? "" : As<std::string>(n, "a folder");
+       },
+       [](const TrainConfig& c) { return c.task.lra.data_dir; }},
+      {"task.lra.max_length", true,
+       [](TrainConfig& c, const YAML::Node& n) {
+         const int64_t v = As<int64_t>(n, "an integer");
+         if (v != 0 && (v < 2 || v > (int64_t{1} << 20)))
+           throw ConfigError("expected 0 or an integer >= 2, got " + Str(v));
+         c.task.lra.max_length = v;
+       },
+       [](const TrainConfig& c) { return Str(c.task.lra.max_length); }},
+      {"task.lra.skip_malformed", true,
+       [](TrainConfig& c, const YAML::Node& n) {
+         c.task.lra.skip_malformed = As<bool>(n, "true or false");
+       },
+       [](const TrainConfig& c) {
+         return std::string(c.task.lra.skip_malformed ? "true" : "false");
+       }},
+      SyntheticNumber("task.synthetic.length", &SyntheticTaskConfig::length, 2, 1 << 20),
+      SyntheticNumber("task.synthetic.vocab", &SyntheticTaskConfig::vocab, 2, 65000),
+      SyntheticNumber("task.synthetic.train_examples", &SyntheticTaskConfig::train_examples, 1,
+                      int64_t{1} << 30),
+      SyntheticNumber("task.synthetic.valid_examples", &SyntheticTaskConfig::valid_examples, 0,
+                      int64_t{1} << 30),
       {"task.glue.name", true,
        [](TrainConfig& c, const YAML::Node& n) {
          c.task.glue.name = n.IsNull() ? "" : As<std::string>(n, "a task name");
@@ -199,6 +265,9 @@ const std::vector<Field>& Schema() {
       Number("optim.clip_norm", true, &T::optim, &OptimConfig::clip_norm, 0.0, 1e9, "a number"),
       Number("optim.accumulation", false, &T::optim, &OptimConfig::accumulation, int64_t{1},
              int64_t{1} << 16, "an integer"),
+      AddedLater(
+          Text("optim.schedule", true, &T::optim, &OptimConfig::schedule, {"linear", "one_cycle"}),
+          "linear"),
       Number("optim.max_skipped_in_a_row", false, &T::optim, &OptimConfig::max_skipped_in_a_row,
              int64_t{1}, kBig, "an integer"),
       {"run.seed", true,
@@ -313,6 +382,15 @@ void CheckConsistency(const TrainConfig& c, const std::string& path) {
   if (c.task.name == "glue" && (c.task.glue.name.empty() || c.task.glue.data_dir.empty())) {
     throw ConfigError(path + ": task.glue.name and task.glue.data_dir: both are needed for GLUE");
   }
+  if (c.task.name == "lra" && (c.task.lra.name.empty() || c.task.lra.data_dir.empty())) {
+    throw ConfigError(path + ": task.lra.name and task.lra.data_dir: both are needed for LRA");
+  }
+  if (c.task.name == "synthetic" && c.task.synthetic.vocab < c.task.synthetic.length - 1) {
+    throw ConfigError(path + ": task.synthetic.vocab (" + std::to_string(c.task.synthetic.vocab) +
+                      ") must be at least task.synthetic.length - 1 (" +
+                      std::to_string(c.task.synthetic.length - 1) +
+                      "): the tokens of a sequence are distinct but one");
+  }
   if (c.task.name == "classification" && c.task.classification.train.empty()) {
     throw ConfigError(path + ": task.classification.train: no training file given");
   }
@@ -339,6 +417,7 @@ std::string TrainConfig::Digest() const {
     // Masked-LM configs hash as they did before tasks existed, so their checkpoints still
     // resume; any other task's settings are part of its digest.
     if (f.key.rfind("task.", 0) == 0 && task.name == "mlm") continue;
+    if (!f.digest_skips_default.empty() && f.get(*this) == f.digest_skips_default) continue;
     h = runtime::Fnv1a64(f.key + "=" + f.get(*this) + "\n", h);
   }
   char buf[17];

@@ -53,6 +53,10 @@ struct OptimConfig {
   // Steps whose loss or gradient norm is not finite are skipped (not applied); this many in a
   // row end the job with an error instead.
   int64_t max_skipped_in_a_row = 10;
+  // linear: linear warmup to lr, then linear decay to 0 (BERT's). one_cycle: PyTorch's
+  // OneCycleLR as the LRA reference runs it: from lr/25 up to lr over warmup_steps, then down to
+  // lr/25/1e4 at total_steps, with AdamW's beta1 cycled the other way (0.95 -> 0.85 -> 0.95).
+  std::string schedule = "linear";
 };
 
 struct RunConfig {
@@ -95,10 +99,28 @@ struct GlueTaskConfig {
   bool skip_malformed = false;  // skip (and count) malformed rows instead of failing
 };
 
+// The Long Range Arena tasks (trainer/tasks/lra): the reference's data layouts under data_dir.
+struct LraTaskConfig {
+  std::string name;        // listops, text, retrieval, image, pathfinder
+  std::string data_dir;    // the task's folder (docs/LRA.md gives each layout)
+  int64_t max_length = 0;  // tokens per sequence (per document for retrieval); 0: the task's own
+  bool skip_malformed = false;  // skip (and count) malformed rows instead of failing
+};
+
+// The synthetic task (trainer/tasks/synthetic): distinct random tokens, one of them twice.
+struct SyntheticTaskConfig {
+  int64_t length = 64;  // tokens per sequence
+  int64_t vocab = 256;  // token ids 1..vocab (0 is padding); at least length - 1
+  int64_t train_examples = 20000;
+  int64_t valid_examples = 1000;
+};
+
 struct TaskConfig {
-  std::string name = "mlm";  // mlm | classification | glue
+  std::string name = "mlm";  // mlm | classification | glue | lra | synthetic
   ClassificationTaskConfig classification;
   GlueTaskConfig glue;
+  LraTaskConfig lra;
+  SyntheticTaskConfig synthetic;
 };
 
 struct TrainConfig {

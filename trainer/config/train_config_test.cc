@@ -92,6 +92,9 @@ TEST(TrainConfig, DigestCoversModelAndDataButNotLogging) {
   EXPECT_NE(base, LoadTrainConfig(path, {"model.hidden=128"}).Digest());
   EXPECT_NE(base, LoadTrainConfig(path, {"run.seed=8"}).Digest());
   EXPECT_EQ(base.size(), 16u);
+  // Settings added later hash only when changed, so checkpoints made before them still resume.
+  EXPECT_EQ(base, LoadTrainConfig(path, {"optim.schedule=linear"}).Digest());
+  EXPECT_NE(base, LoadTrainConfig(path, {"optim.schedule=one_cycle"}).Digest());
 }
 
 void ExpectError(const std::string& text, const std::vector<std::string>& overrides,

@@ -32,7 +32,8 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// The attention module of one layer, registered under `self` by its kind's name.
+}  // namespace
+
 std::shared_ptr<attention::AttentionModule> MakeAttention(Module& self, const ModelConfig& c,
                                                           uint64_t seed, int64_t layer) {
   const int64_t head_dim = c.hidden / c.heads;
@@ -71,8 +72,6 @@ std::shared_ptr<attention::AttentionModule> MakeAttention(Module& self, const Mo
   for (const std::string& k : AttentionKinds()) kinds += (kinds.empty() ? "" : ", ") + k;
   throw ConfigError("model.attention: expected one of " + kinds + ", got '" + c.attention + "'");
 }
-
-}  // namespace
 
 void InitBertWeights(Module& m) {
   torch::NoGradGuard no_grad;

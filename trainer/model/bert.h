@@ -32,6 +32,12 @@ inline const std::vector<std::string>& AttentionKinds() {
   return kinds;
 }
 
+// The attention module of one layer, by model.attention, registered under `self` by its kind's
+// name ("sbm", "full", ...). Throws ConfigError for an unknown kind. Every model's layers use it.
+std::shared_ptr<attention::AttentionModule> MakeAttention(torch::nn::Module& self,
+                                                          const ModelConfig& config, uint64_t seed,
+                                                          int64_t layer);
+
 struct EncoderOutput {
   torch::Tensor hidden;       // [B, L, hidden]
   torch::Tensor regularizer;  // scalar: sum of the layers' attention regularizers
