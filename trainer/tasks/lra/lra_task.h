@@ -58,7 +58,7 @@ class LraTask : public Task {
   std::string name_;
   bool standin_ = false;
   int64_t length_ = 0;
-  lra::Split train_, dev_;
+  lra::Split train_, dev_, test_;
   int64_t order_epoch_ = -1;
   std::vector<int64_t> order_;
   std::string data_identity_;
