@@ -8,6 +8,10 @@
 #                                            SST-2 (UCI sentiment) and QNLI (WordNet)
 #   data/lra_standin/text/                   LRA Text stand-in: SpamAssassin bodies in the
 #                                            aclImdb layout (ham = neg, spam = pos)
+#   data/lra_standin/retrieval/              LRA Retrieval stand-in: WordNet hypernym pairs vs
+#                                            random pairs, in the AAN TSV layout
+#   data/lra_standin/image/                  LRA Image stand-in: Fashion-MNIST in CIFAR-10's
+#                                            binary layout
 #
 # Every output file is checked against tools/data_checksums.sha256. The script is idempotent
 # (verified items are skipped), resumable (each item is built in a staging folder and moved into
@@ -189,6 +193,29 @@ build_lra_text_standin() {
   rm -rf "$out/tmp"
 }
 
+build_lra_retrieval_standin() {
+  local out=$1 deb
+  deb=$(download_deb wordnet-base)
+  echo "$deb"
+  mkdir -p "$out/tmp"
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$out/tmp" --wildcards './usr/share/wordnet/data.*'
+  node "$REPO_ROOT/tools/data/lra_standin.js" retrieval "$out/tmp/usr/share/wordnet" \
+    "$out/lra_standin/retrieval" >&2
+  rm -rf "$out/tmp"
+}
+
+build_lra_image_standin() {
+  local out=$1 deb
+  deb=$(download_deb dataset-fashion-mnist)
+  echo "$deb"
+  mkdir -p "$out/tmp"
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$out/tmp" --wildcards \
+    './usr/share/datasets/fashion-mnist/*'
+  node "$REPO_ROOT/tools/data/lra_standin.js" image "$out/tmp/usr/share/datasets/fashion-mnist" \
+    "$out/lra_standin/image" >&2
+  rm -rf "$out/tmp"
+}
+
 # fetch_item INDEX TOTAL NAME PREFIX BUILDER
 fetch_item() {
   local index=$1 total=$2 name=$3 prefix=$4 builder=$5 n
@@ -232,12 +259,15 @@ fetch_item() {
 }
 
 echo "fetch_data: data directory $DATA_DIR"
-fetch_item 1 8 "BERT uncased vocab" vocab/bert-base-uncased/ build_vocab
-fetch_item 2 8 "State of the Union corpus" corpus/prose/sotu/ build_sotu
-fetch_item 3 8 "Moby Dick" corpus/prose/books/moby_dick.txt build_moby_dick
-fetch_item 4 8 "Opticks" corpus/prose/books/opticks.txt build_opticks
-fetch_item 5 8 "Tom Sawyer" corpus/prose/books/tom_sawyer.txt build_tom_sawyer
-fetch_item 6 8 "SST-2 stand-in (UCI sentiment sentences)" glue_standin/SST-2/ build_sst2_standin
-fetch_item 7 8 "QNLI stand-in (WordNet definitions)" glue_standin/QNLI/ build_qnli_standin
-fetch_item 8 8 "LRA Text stand-in (SpamAssassin)" lra_standin/text/ build_lra_text_standin
+fetch_item 1 10 "BERT uncased vocab" vocab/bert-base-uncased/ build_vocab
+fetch_item 2 10 "State of the Union corpus" corpus/prose/sotu/ build_sotu
+fetch_item 3 10 "Moby Dick" corpus/prose/books/moby_dick.txt build_moby_dick
+fetch_item 4 10 "Opticks" corpus/prose/books/opticks.txt build_opticks
+fetch_item 5 10 "Tom Sawyer" corpus/prose/books/tom_sawyer.txt build_tom_sawyer
+fetch_item 6 10 "SST-2 stand-in (UCI sentiment sentences)" glue_standin/SST-2/ build_sst2_standin
+fetch_item 7 10 "QNLI stand-in (WordNet definitions)" glue_standin/QNLI/ build_qnli_standin
+fetch_item 8 10 "LRA Text stand-in (SpamAssassin)" lra_standin/text/ build_lra_text_standin
+fetch_item 9 10 "LRA Retrieval stand-in (WordNet pairs)" lra_standin/retrieval/ \
+  build_lra_retrieval_standin
+fetch_item 10 10 "LRA Image stand-in (Fashion-MNIST)" lra_standin/image/ build_lra_image_standin
 echo "fetch_data: all data present and verified."
