@@ -63,12 +63,6 @@ struct Trainer::State {
   }
 
   void CheckWorldSplitsBatch() const;
-  // optim.schedule at step s (the step being taken, from 0): the learning rate, and AdamW's
-  // beta1 (cycled by one_cycle, 0.9 otherwise).
-  struct ScheduleValues {
-    double lr, beta1;
-  };
-  ScheduleValues Schedule(int64_t s) const;
 
   // Compares every setting across ranks (except run.threads, which may differ per node);
   // throws ConfigError naming the keys that differ.
