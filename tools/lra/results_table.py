@@ -35,18 +35,18 @@ def read_json_lines(path):
 def lra_cell(result):
     task = result["lra_task"]
     length, steps = REFERENCE[task]
-    marks = ""
+    marks = []
     if result.get("standin"):
-        marks += "S"
+        marks.append("S")
     shortened = result["sequence_length"] < length or result["total_steps"] < steps
     if task == "pathfinder" and "contour_length_14" not in result.get("data_dir", ""):
         shortened = True  # an easier difficulty than LRA's
     if shortened:
-        marks += "s"
+        marks.append("s")
     text = "%.2f" % (100 * result["test_accuracy"])
     if result["attention"] == "sbm":
         text += " (%.1f %%)" % (100 * result["test_mean_density"])
-    return text + (" (%s)" % marks if marks else ""), result["test_accuracy"]
+    return text + (" (%s)" % " ".join(marks) if marks else ""), result["test_accuracy"]
 
 
 def main(argv):
