@@ -5,11 +5,11 @@
 # Text stand-in). A finished run (its lra_result.json or final checkpoint exists) is not run
 # again, so an interrupted sweep resumes.
 #
-#   tools/lra/lra_cpu_runs.sh                      # all: about 45 minutes on 2 cores
+#   tools/lra/lra_cpu_runs.sh                      # all: about an hour on 2 cores
 #   tools/lra/lra_cpu_runs.sh listops synthetic    # some
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-runs=(${@:-listops_short text_standin pathfinder synthetic})
+runs=(${@:-listops_short text_standin retrieval_standin pathfinder synthetic})
 bazel build -c opt //trainer/train:sbmt_worker //tools/lra:make_listops //tools/lra:make_pathfinder
 worker=bazel-bin/trainer/train/sbmt_worker
 
