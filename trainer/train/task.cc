@@ -4,6 +4,15 @@
 
 namespace sbmt::trainer {
 
+void SetObjective(TaskForward& f, const torch::Tensor& term_loss_sum,
+                  const torch::Tensor& regularizer, int64_t examples,
+                  const GlobalBatchCounts& global) {
+  f.loss = regularizer * (static_cast<double>(examples) / global.examples);
+  if (!term_loss_sum.defined()) return;
+  f.loss = f.loss + term_loss_sum / static_cast<double>(global.loss_terms);
+  f.loss_sum = term_loss_sum.item<double>();
+}
+
 void Task::InitFrom(const std::string& dir, const Log&) {
   throw Error(ErrorCode::kInvalidArgument, "model.init_from=" + dir + ": task " + name() +
                                                " cannot start from a Hugging Face directory");

@@ -51,6 +51,13 @@ struct TaskForward {
   std::vector<attention::AttentionStats> layer_stats;  // per layer, [heads] each
 };
 
+// Sets f.loss and f.loss_sum by the rule above, the one every task follows: `term_loss_sum` is
+// the micro-batch's summed term losses (undefined: no loss terms in it), `regularizer` the
+// model's attention regularizer, `examples` the micro-batch's examples.
+void SetObjective(TaskForward& f, const torch::Tensor& term_loss_sum,
+                  const torch::Tensor& regularizer, int64_t examples,
+                  const GlobalBatchCounts& global);
+
 using Metrics = std::vector<std::pair<std::string, double>>;
 
 class Task {

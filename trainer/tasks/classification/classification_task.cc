@@ -84,9 +84,7 @@ TaskForward ClassificationTask::Forward(TaskBatch& batch,
   ClassifierOutput out = model_->forward(b.ids, b.types, b.valid, context);
   torch::Tensor ce = torch::cross_entropy_loss(out.logits, b.labels, {}, at::Reduction::Sum);
   TaskForward f;
-  f.loss = out.regularizer * (static_cast<double>(b.examples) / global.examples) +
-           ce / static_cast<double>(global.loss_terms);
-  f.loss_sum = ce.item<double>();
+  SetObjective(f, ce, out.regularizer, b.examples, global);
   f.stats = {static_cast<double>((out.logits.argmax(1) == b.labels).sum().item<int64_t>())};
   f.layer_stats = std::move(out.layer_stats);
   return f;

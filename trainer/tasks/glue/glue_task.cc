@@ -136,9 +136,7 @@ TaskForward GlueTask::Forward(TaskBatch& batch, const attention::AttentionContex
                static_cast<double>((~pp & lp).sum().item<int64_t>()),
                static_cast<double>((~pp & ~lp).sum().item<int64_t>())};
   }
-  f.loss = out.regularizer * (static_cast<double>(b.examples) / global.examples) +
-           term_loss / static_cast<double>(global.loss_terms);
-  f.loss_sum = term_loss.item<double>();
+  SetObjective(f, term_loss, out.regularizer, b.examples, global);
   f.layer_stats = std::move(out.layer_stats);
   return f;
 }

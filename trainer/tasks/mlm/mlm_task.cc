@@ -112,14 +112,13 @@ TaskForward MlmTask::Forward(TaskBatch& batch, const attention::AttentionContext
   auto& b = static_cast<MlmBatch&>(batch);
   BertOutput out = model_->forward(b.ids, b.valid, b.positions, context);
   TaskForward f;
-  f.loss = out.regularizer * (static_cast<double>(b.examples) / global.examples);
   f.stats = {0.0};
+  torch::Tensor ce;  // undefined when no token of the micro-batch is masked
   if (b.loss_terms > 0) {
-    torch::Tensor ce = torch::cross_entropy_loss(out.logits, b.labels, {}, at::Reduction::Sum);
-    f.loss = f.loss + ce / static_cast<double>(global.loss_terms);
-    f.loss_sum = ce.item<double>();
+    ce = torch::cross_entropy_loss(out.logits, b.labels, {}, at::Reduction::Sum);
     f.stats[0] = static_cast<double>((out.logits.argmax(1) == b.labels).sum().item<int64_t>());
   }
+  SetObjective(f, ce, out.regularizer, b.examples, global);
   f.layer_stats = std::move(out.layer_stats);
   return f;
 }

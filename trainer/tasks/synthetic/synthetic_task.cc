@@ -126,9 +126,7 @@ TaskForward SyntheticTask::Forward(TaskBatch& batch, const attention::AttentionC
   torch::Tensor ce = torch::cross_entropy_loss(out.logits.reshape({-1, 2}), b.labels.reshape(-1),
                                                {}, at::Reduction::Sum);
   TaskForward f;
-  f.loss = out.regularizer * (static_cast<double>(b.examples) / global.examples) +
-           ce / static_cast<double>(global.loss_terms);
-  f.loss_sum = ce.item<double>();
+  SetObjective(f, ce, out.regularizer, b.examples, global);
   // A sequence is solved when its two most "copy"-like positions are exactly the pair.
   const torch::Tensor score = out.logits.select(2, 1) - out.logits.select(2, 0);
   const torch::Tensor top = std::get<0>(std::get<1>(score.topk(2, 1)).sort(1));
