@@ -12,25 +12,7 @@
 const fs = require('fs');
 const path = require('path');
 
-// mulberry32: a small seeded generator; the split must not depend on Math.random.
-function generator(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle(items, random) {
-  for (let i = items.length - 1; i > 0; --i) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
-}
+const {generator, shuffle} = require('./seeded_shuffle');
 
 // One line of TSV: GLUE's files are not quoted, so a field must not hold a tab or a newline.
 function row(fields) {
