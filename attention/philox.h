@@ -13,14 +13,17 @@
 #include <cstdint>
 #include <initializer_list>
 
+#include "attention/host_device.h"
 #include "runtime/hash.h"
 
 namespace sbmt::attention {
 
 using PhiloxWords = std::array<uint32_t, 4>;
 
-// One Philox4x32-10 block: 10 rounds on `counter` under the 64-bit key (key_lo, key_hi).
-inline PhiloxWords Philox4x32(PhiloxWords counter, uint32_t key_lo, uint32_t key_hi) {
+// One Philox4x32-10 block: 10 rounds on `counter` under the 64-bit key (key_lo, key_hi). Host
+// and device code (attention/cuda) share it, so both draw the same words.
+SBMT_HOST_DEVICE inline PhiloxWords Philox4x32(PhiloxWords counter, uint32_t key_lo,
+                                               uint32_t key_hi) {
   constexpr uint32_t kM0 = 0xD2511F53u;
   constexpr uint32_t kM1 = 0xCD9E8D57u;
   constexpr uint32_t kW0 = 0x9E3779B9u;

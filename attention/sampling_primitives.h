@@ -7,15 +7,11 @@
 #include <vector>
 
 #include "attention/philox.h"
+#include "attention/poisson.h"
 
 namespace sbmt::attention {
 
-// One draw from Poisson(mean). Exact: multiplication of uniforms for mean < 10, Hörmann's
-// transformed rejection (PTRS, 1993) above. mean must be finite and >= 0.
-template <typename Rng>
-int64_t SamplePoisson(Rng& rng, double mean);
-
-// Rng: PhiloxStream or SplitMixStream (philox.h).
+// SamplePoisson(rng, mean): poisson.h. Rng: PhiloxStream or SplitMixStream (philox.h).
 
 // O(1) sampling of an index i with probability weight[i] / sum(weight) (Vose's method), for a
 // set of `tables` tables of `size` entries each, stored in one flat array: the sampler's inner

@@ -27,6 +27,7 @@
 
 #include <cstdint>
 
+#include "attention/host_device.h"
 #include "attention/philox.h"
 
 namespace sbmt::attention {
@@ -95,8 +96,9 @@ struct SbmMembershipBackwardParams {
   T* db = nullptr;        // [heads, k, k], written (summed over the batch)
 };
 
-// Keep decision for dropout of edge e; shared by forward and backward of every implementation.
-inline bool sbm_dropout_keep(const SbmDropout& dropout, int64_t e) {
+// Keep decision for dropout of edge e; shared by forward and backward of every implementation,
+// the CUDA kernels included.
+SBMT_HOST_DEVICE inline bool sbm_dropout_keep(const SbmDropout& dropout, int64_t e) {
   if (dropout.p <= 0) return true;
   const uint64_t block = static_cast<uint64_t>(e) / 4;
   const PhiloxWords words = Philox4x32(
