@@ -58,9 +58,12 @@ AttentionOutput SbmAttention::forward(const torch::Tensor& q, const torch::Tenso
                     std::to_string(options_.head_dim) + "], got heads " + std::to_string(heads) +
                     " and head dim " + std::to_string(q.size(3)));
   }
-  torch::Tensor y = memberships(q).to(q.scalar_type());
-  torch::Tensor z = memberships(k).to(q.scalar_type());
-  torch::Tensor b = block_matrix().to(q.scalar_type());
+  // Memberships, B and the density statistics in q's dtype on the CPU; on CUDA in float32 even
+  // when q is bfloat16 (autocast): edge counts and n_q x n_k pairs need more than 8 bits.
+  const torch::ScalarType stats_dtype = q.is_cuda() ? torch::kFloat32 : q.scalar_type();
+  torch::Tensor y = memberships(q).to(stats_dtype);
+  torch::Tensor z = memberships(k).to(stats_dtype);
+  torch::Tensor b = block_matrix().to(stats_dtype);
 
   SbmOpOptions op;
   op.eps = options_.eps;
@@ -75,8 +78,8 @@ AttentionOutput SbmAttention::forward(const torch::Tensor& q, const torch::Tenso
                                 z.contiguous(), b.contiguous(), key_valid, query_valid, op);
 
   // Densities per (batch, head): edges / (valid queries x valid keys).
-  const auto fopts = q.options();
-  torch::Tensor valid_k = detail::ValidFloat(key_valid, batch, n_k, fopts);  // [B, n_k]
+  const auto fopts = q.options().dtype(stats_dtype);
+  torch::Tensor valid_k = detail::ValidFloat(key_valid, batch, n_k, fopts);           // [B, n_k]
   torch::Tensor valid_q = detail::ValidFloat(query_valid, batch, n_q, fopts);         // [B, n_q]
   torch::Tensor pairs = (valid_q.sum(1) * valid_k.sum(1)).clamp_min(1).unsqueeze(1);  // [B, 1]
   torch::Tensor sampled_density = r.edge_count / pairs;                               // [B, H]

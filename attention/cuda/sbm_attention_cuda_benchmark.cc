@@ -4,7 +4,7 @@
 //
 //   sbm_attention_cuda_benchmark [--sizes=1024,4096,16384] [--densities=0.02,0.05,0.1,0.2]
 //       [--batch=8] [--heads=8] [--d=64] [--dtype=bf16|fp16|fp32] [--repeats=5]
-//       [--fused=FILE.json] [--layouts=uniform,clustered]
+//       [--fused=FILE.json] [--layouts=uniform,clustered] [--clusters=16]
 //
 // Per size n, density and membership layout it prints: sampling + CSR build (fastrg_sample_cuda)
 // and the transposed index (transpose_edges_cuda), each apart; SBM forward and backward
@@ -14,11 +14,11 @@
 // hit L2 count as moved); dense attention forward + backward; the fused time; and the ratios
 // SBM / fused and SBM / dense, each over (sampling + CSR + transpose + forward + backward).
 //
-// Layouts: "uniform": every token in every cluster alike (edges anywhere, the worst case for
-// locality); "clustered": each token in one of 4 clusters, tokens sorted by cluster, B diagonal
-// (edges fall in diagonal tiles: the key rows a query gathers are neighbours in memory).
-// Times are medians over --repeats after one warm-up, from CUDA events (the sampler, which
-// blocks the host twice, from the host clock).
+// Layouts: "uniform": every token in each of --clusters clusters alike (edges anywhere, the
+// worst case for locality; the membership gradients cost O(n k²)); "clustered": each token in one
+// of 4 clusters, tokens sorted by cluster, B diagonal (edges fall in diagonal tiles: the key rows a
+// query gathers are neighbours in memory). Times are medians over --repeats after one warm-up, from
+// CUDA events (the sampler, which blocks the host twice, from the host clock).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -78,7 +78,7 @@ struct Options {
   std::vector<int64_t> sizes{1024, 4096, 16384};
   std::vector<double> densities{0.02, 0.05, 0.1, 0.2};
   std::vector<std::string> layouts{"uniform", "clustered"};
-  int64_t batch = 8, heads = 8, d = 64, repeats = 5;
+  int64_t batch = 8, heads = 8, d = 64, repeats = 5, clusters = 16;
   DType dtype = DType::kBFloat16;
   std::string fused;
 };
@@ -116,6 +116,8 @@ Options Parse(int argc, char** argv) {
       o.heads = std::stoll(value);
     } else if (key == "--d") {
       o.d = std::stoll(value);
+    } else if (key == "--clusters") {
+      o.clusters = std::stoll(value);
     } else if (key == "--repeats") {
       o.repeats = std::stoll(value);
     } else if (key == "--fused") {
@@ -229,10 +231,10 @@ struct Memberships {
 
 // Memberships whose expected density is `density` (see the layouts above).
 Memberships MakeMemberships(const std::string& layout, int64_t graphs, int64_t heads, int64_t n,
-                            double density) {
+                            double density, int64_t clusters) {
   Memberships m;
   if (layout == "uniform") {
-    m.k = 8;
+    m.k = clusters;
     m.y.assign(graphs * n * m.k, 1.0f / m.k);
     m.z = m.y;
     // p_ij = mean(B) = -ln(1 - density): P(edge) = density.
@@ -312,7 +314,7 @@ int Run(const Options& o) {
 
     for (const std::string& layout : o.layouts) {
       for (double density : o.densities) {
-        const Memberships m = MakeMemberships(layout, G, o.heads, n, density);
+        const Memberships m = MakeMemberships(layout, G, o.heads, n, density, o.clusters);
         // At most about 100 bytes per edge for the sampler (duplicate draws included), the
         // transpose, CUB's scratch and the kernels' buffers.
         const double edges_expected = density * G * static_cast<double>(n) * n;

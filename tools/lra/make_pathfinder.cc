@@ -34,7 +34,7 @@
 
 namespace {
 
-constexpr int kSize = 32, kScale = 2, kHi = kSize * kScale;
+constexpr int kScale = 2;
 constexpr double kPaddle = 2.0, kGap = 1.0, kMargin = 1.0, kMarkerRadius = 1.5;
 constexpr double kPi = 3.14159265358979323846;
 
@@ -55,14 +55,15 @@ struct Paddle {
 
 double SegmentDistance(Point p, const Paddle& s) {
   const double dx = s.b.x - s.a.x, dy = s.b.y - s.a.y;
-  const double t = std::clamp(((p.x - s.a.x) * dx + (p.y - s.a.y) * dy) / (dx * dx + dy * dy), 0.0,
-                              1.0);
+  const double t =
+      std::clamp(((p.x - s.a.x) * dx + (p.y - s.a.y) * dy) / (dx * dx + dy * dy), 0.0, 1.0);
   return std::hypot(p.x - (s.a.x + t * dx), p.y - (s.a.y + t * dy));
 }
 
 class Scene {
  public:
-  explicit Scene(Random& rng) : rng_(rng) {}
+  // An image of size x size pixels, drawn at kScale times that.
+  Scene(Random& rng, int size) : rng_(rng), size_(size), hi_(size * kScale) {}
 
   // A snake of `paddles` from `tail` heading `angle`; false (nothing added) when it cannot grow.
   bool Grow(Point tail, double angle, int paddles, std::vector<Paddle>* snake) {
@@ -73,8 +74,8 @@ class Scene {
       for (int attempt = 0; attempt < 3 && !placed; ++attempt) {
         const double turn = i == 0 ? 0.0 : DrawTurn();
         const double a = angle + turn;
-        const Point from = i == 0 ? start : Point{start.x + kGap * std::cos(a),
-                                                  start.y + kGap * std::sin(a)};
+        const Point from =
+            i == 0 ? start : Point{start.x + kGap * std::cos(a), start.y + kGap * std::sin(a)};
         const Paddle p{from, {from.x + kPaddle * std::cos(a), from.y + kPaddle * std::sin(a)}};
         if (Fits(p, grown)) {
           grown.push_back(p);
@@ -91,16 +92,16 @@ class Scene {
   }
 
   Point RandomPoint(double border) {
-    return {border + rng_.Uniform() * (kSize - 2 * border),
-            border + rng_.Uniform() * (kSize - 2 * border)};
+    return {border + rng_.Uniform() * (size_ - 2 * border),
+            border + rng_.Uniform() * (size_ - 2 * border)};
   }
   double RandomAngle() { return (rng_.Below(360) - 180) * kPi / 180; }  // integer degrees
 
-  // The image: paddles 1 px wide and marker disks at 2x, box-filtered to 32x32, 0-255.
+  // The image: paddles 1 px wide and marker disks at 2x, box-filtered to size x size, 0-255.
   std::vector<uint8_t> Render(const std::vector<Point>& markers) const {
-    std::vector<double> hi(kHi * kHi, 0.0);
-    for (int y = 0; y < kHi; ++y) {
-      for (int x = 0; x < kHi; ++x) {
+    std::vector<double> hi(hi_ * hi_, 0.0);
+    for (int y = 0; y < hi_; ++y) {
+      for (int x = 0; x < hi_; ++x) {
         const Point p{(x + 0.5) / kScale, (y + 0.5) / kScale};
         double v = 0;
         for (const Paddle& s : paddles_) {
@@ -109,22 +110,22 @@ class Scene {
         for (const Point& m : markers) {
           if (std::hypot(p.x - m.x, p.y - m.y) <= kMarkerRadius) v = 1;
         }
-        hi[y * kHi + x] = v;
+        hi[y * hi_ + x] = v;
       }
     }
-    std::vector<double> lo(kSize * kSize, 0.0);
+    std::vector<double> lo(size_ * size_, 0.0);
     double top = 0;
-    for (int y = 0; y < kSize; ++y) {
-      for (int x = 0; x < kSize; ++x) {
+    for (int y = 0; y < size_; ++y) {
+      for (int x = 0; x < size_; ++x) {
         double sum = 0;
         for (int dy = 0; dy < kScale; ++dy) {
-          for (int dx = 0; dx < kScale; ++dx) sum += hi[(y * kScale + dy) * kHi + x * kScale + dx];
+          for (int dx = 0; dx < kScale; ++dx) sum += hi[(y * kScale + dy) * hi_ + x * kScale + dx];
         }
-        lo[y * kSize + x] = sum / (kScale * kScale);
-        top = std::max(top, lo[y * kSize + x]);
+        lo[y * size_ + x] = sum / (kScale * kScale);
+        top = std::max(top, lo[y * size_ + x]);
       }
     }
-    std::vector<uint8_t> pixels(kSize * kSize);
+    std::vector<uint8_t> pixels(size_ * size_);
     for (size_t i = 0; i < lo.size(); ++i) {
       pixels[i] = static_cast<uint8_t>(std::lround(top > 0 ? 255 * lo[i] / top : 0));
     }
@@ -151,7 +152,7 @@ class Scene {
   // snake's own last one (its joint).
   bool Fits(const Paddle& p, const std::vector<Paddle>& own) const {
     for (const Point& q : {p.a, p.b}) {
-      if (q.x < 1 || q.y < 1 || q.x > kSize - 1 || q.y > kSize - 1) return false;
+      if (q.x < 1 || q.y < 1 || q.x > size_ - 1 || q.y > size_ - 1) return false;
     }
     auto clear = [&](const Paddle& other) {
       for (int k = 0; k <= 8; ++k) {
@@ -171,6 +172,7 @@ class Scene {
   }
 
   Random& rng_;
+  const int size_, hi_;
   std::vector<Paddle> paddles_;
 };
 
@@ -182,10 +184,10 @@ struct Image {
   int marked = 0;  // the target snake whose tail holds a marker
 };
 
-Image MakeImage(Random& rng, int contour_length, int distractors) {
+Image MakeImage(Random& rng, int size, int contour_length, int distractors) {
   for (;;) {
     Image image;
-    Scene scene(rng);
+    Scene scene(rng, size);
     image.targets.resize(2);
     const Point tail = scene.RandomPoint(4);
     if (!scene.Grow(tail, scene.RandomAngle(), contour_length, &image.targets[0])) continue;
@@ -224,17 +226,19 @@ std::string PaddlesJson(const std::vector<Paddle>& snake) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("Generate Pathfinder 32x32 images by the original rules");
+  CLI::App app("Generate Pathfinder images (32x32 by default) by the original rules");
   std::string out_dir;
   uint64_t seed = 0;
   int64_t images = 1000, per_batch = 1000;
-  int contour_length = 14, distractors = 5;
+  int size = 32, contour_length = 14, distractors = 5;
   bool geometry = false;
   app.add_option("--out", out_dir, "the difficulty folder (imgs/, metadata/)")->required();
   app.add_option("--seed", seed, "the images are a function of the seed and the options");
   app.add_option("--images", images, "how many")->check(CLI::PositiveNumber);
   app.add_option("--per-batch", per_batch, "images per imgs/<batch>/ folder")
       ->check(CLI::PositiveNumber);
+  app.add_option("--size", size, "image side in pixels (32: LRA's Pathfinder; 128: Path-X)")
+      ->check(CLI::Range(12, 256));
   app.add_option("--contour-length", contour_length, "paddles per target snake (14: hard)")
       ->check(CLI::Range(2, 40));
   app.add_option("--distractors", distractors, "distractor snakes (contour length / 3 paddles)")
@@ -256,13 +260,13 @@ int main(int argc, char** argv) {
         shapes.open(fs::path(out_dir) / "geometry" / (b + ".jsonl"));
       }
       for (int64_t i = first; i < std::min(images, first + per_batch); ++i) {
-        const Image image = MakeImage(rng, contour_length, distractors);
+        const Image image = MakeImage(rng, size, contour_length, distractors);
         const std::string name = "sample_" + std::to_string(i - first) + ".png";
         sbmt::trainer::lra::WriteGrayPng((fs::path(out_dir) / "imgs" / b / name).string(),
-                                         image.pixels, kSize, kSize);
-        metadata << "imgs/" << b << " " << name << " " << i - first << " " << image.label
-                 << " 1.0 " << contour_length << " " << std::max(1, contour_length / 3) << " "
-                 << kPaddle << " 0.5 " << kMargin << " 1\n";
+                                         image.pixels, size, size);
+        metadata << "imgs/" << b << " " << name << " " << i - first << " " << image.label << " 1.0 "
+                 << contour_length << " " << std::max(1, contour_length / 3) << " " << kPaddle
+                 << " 0.5 " << kMargin << " 1\n";
         positives += image.label;
         if (geometry) {
           char markers[160];
@@ -271,9 +275,9 @@ int main(int argc, char** argv) {
                         "\"marker_head\":[%.4f,%.4f]",
                         image.label, image.marked, image.marker_tail.x, image.marker_tail.y,
                         image.marker_head.x, image.marker_head.y);
-          shapes << "{\"image\":\"imgs/" << b << "/" << name << "\"," << markers
-                 << ",\"targets\":[" << PaddlesJson(image.targets[0]) << ","
-                 << PaddlesJson(image.targets[1]) << "],\"distractors\":[";
+          shapes << "{\"image\":\"imgs/" << b << "/" << name << "\"," << markers << ",\"targets\":["
+                 << PaddlesJson(image.targets[0]) << "," << PaddlesJson(image.targets[1])
+                 << "],\"distractors\":[";
           for (size_t d = 0; d < image.distractors.size(); ++d) {
             shapes << (d ? "," : "") << PaddlesJson(image.distractors[d]);
           }

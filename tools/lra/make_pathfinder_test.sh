@@ -16,4 +16,8 @@ diff -r "$tmp/a" "$tmp/b" >/dev/null || fail "two runs with seed 1 differ"
 [[ -f "$tmp/a/imgs/2/sample_99.png" && ! -e "$tmp/a/imgs/2/sample_100.png" ]] ||
   fail "batches of 150: imgs/2 should end at sample_99"
 python3 "$check" "$tmp/a" --contour-length=14 --distractors=5
+# Another size (--size=16: a 256-pixel variant) by the same rules.
+"$make_pathfinder" --out="$tmp/d" --size=16 --contour-length=4 --distractors=1 --images=200 \
+  --geometry >/dev/null 2>&1
+python3 "$check" "$tmp/d" --size=16 --contour-length=4 --distractors=1
 echo PASS

@@ -5,7 +5,7 @@ target snake and the head of the same (label 1) or the other (label 0); the mark
 the image; the metadata lines in the original format. PNGs are decoded here with zlib (8-bit
 grayscale only), apart from the generator's libpng.
 
-    python3 tools/lra/pathfinder_check.py DIR --contour-length=14 --distractors=5
+    python3 tools/lra/pathfinder_check.py DIR --contour-length=14 --distractors=5 [--size=32]
 """
 import argparse
 import glob
@@ -62,6 +62,7 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--contour-length", type=int, default=14)
     ap.add_argument("--distractors", type=int, default=5)
+    ap.add_argument("--size", type=int, default=32)
     a = ap.parse_args()
     records = []
     for path in sorted(glob.glob(os.path.join(a.dir, "geometry", "*.jsonl"))):
@@ -91,9 +92,10 @@ def main():
         assert close(r["marker_tail"], targets[marked][0][:2]), r["image"]
         assert close(r["marker_head"], targets[other][-1][2:]), r["image"]
         width, height, rows = read_gray_png(os.path.join(a.dir, r["image"]))
-        assert (width, height) == (32, 32), (r["image"], width, height)
+        assert (width, height) == (a.size, a.size), (r["image"], width, height)
         for x, y in (r["marker_tail"], r["marker_head"]):
-            assert rows[min(31, int(y))][min(31, int(x))] >= 200, (r["image"], x, y)
+            last = a.size - 1
+            assert rows[min(last, int(y))][min(last, int(x))] >= 200, (r["image"], x, y)
     share = sum(labels) / len(labels)
     print("pathfinder_check: %d images; label 1 share %.3f; target snakes %d paddles; "
           "distractors per image %.2f (of %d); paddles 2 px with 1 px gaps; markers on the "

@@ -7,14 +7,16 @@
 namespace sbmt::trainer {
 
 SafeTensor ToSafeTensor(const std::string& name, const torch::Tensor& t) {
-  torch::Tensor c = t.detach().to(torch::kFloat32).contiguous();
+  // Checkpoints hold float32 on the host, whatever device and precision trained.
+  torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   SafeTensor s{name, "F32", c.sizes().vec(), {}};
   s.bytes.resize(static_cast<size_t>(c.numel()) * sizeof(float));
   std::memcpy(s.bytes.data(), c.data_ptr<float>(), s.bytes.size());
   return s;
 }
 
-std::vector<SafeTensor> ToSafeTensors(const torch::OrderedDict<std::string, torch::Tensor>& params) {
+std::vector<SafeTensor> ToSafeTensors(
+    const torch::OrderedDict<std::string, torch::Tensor>& params) {
   std::vector<SafeTensor> out;
   for (const auto& p : params) out.push_back(ToSafeTensor(p.key(), p.value()));
   return out;
@@ -27,7 +29,12 @@ void CopyInto(const SafeTensor& s, torch::Tensor& t, const std::string& what) {
                           c10::str(t.sizes()));
   }
   torch::NoGradGuard no_grad;
-  std::memcpy(t.data_ptr<float>(), s.bytes.data(), s.bytes.size());
+  if (t.is_cpu()) {
+    std::memcpy(t.data_ptr<float>(), s.bytes.data(), s.bytes.size());
+    return;
+  }
+  // A device tensor: through a host tensor over the bytes (copy_ moves it to the device).
+  t.copy_(torch::from_blob(const_cast<char*>(s.bytes.data()), t.sizes(), torch::kFloat32));
 }
 
 std::vector<std::string> LoadTensors(const SafetensorsFile& source,

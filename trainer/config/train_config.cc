@@ -55,7 +55,6 @@ std::string Str(const T& value) {
   return out.str();
 }
 
-
 template <typename Section, typename T>
 Field Number(const std::string& key, bool digest, Section TrainConfig::*section, T Section::*member,
              T min, T max, const char* what) {
@@ -75,26 +74,28 @@ Field Number(const std::string& key, bool digest, Section TrainConfig::*section,
 template <typename Section>
 Field Text(const std::string& key, bool digest, Section TrainConfig::*section,
            std::string Section::*member, std::vector<std::string> allowed = {}) {
-  return {key, digest,
-          [=](TrainConfig& c, const YAML::Node& n) {
-            // An empty value (`key:` or `--set key=`) is the empty string, not "null".
-            const std::string value = n.IsNull() ? "" : As<std::string>(n, "a string");
-            if (!allowed.empty() &&
-                std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
-              std::string list;
-              for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
-              throw ConfigError("expected one of " + list + ", got '" + value + "'");
-            }
-            c.*section.*member = value;
-          },
-          [=](const TrainConfig& c) { return c.*section.*member; }};
+  return {
+      key, digest,
+      [=](TrainConfig& c, const YAML::Node& n) {
+        // An empty value (`key:` or `--set key=`) is the empty string, not "null".
+        const std::string value = n.IsNull() ? "" : As<std::string>(n, "a string");
+        if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+          std::string list;
+          for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
+          throw ConfigError("expected one of " + list + ", got '" + value + "'");
+        }
+        c.*section.*member = value;
+      },
+      [=](const TrainConfig& c) { return c.*section.*member; }};
 }
 
 template <typename Section>
 Field Flag(const std::string& key, bool digest, Section TrainConfig::*section,
            bool Section::*member) {
   return {key, digest,
-          [=](TrainConfig& c, const YAML::Node& n) { c.*section.*member = As<bool>(n, "true or false"); },
+          [=](TrainConfig& c, const YAML::Node& n) {
+            c.*section.*member = As<bool>(n, "true or false");
+          },
           [=](const TrainConfig& c) { return std::string(c.*section.*member ? "true" : "false"); }};
 }
 
@@ -290,6 +291,8 @@ const std::vector<Field>& Schema() {
              "an integer"),
       Flag("run.start_fresh", false, &T::run, &RunConfig::start_fresh),
       Text("run.keep_best", false, &T::run, &RunConfig::keep_best),
+      Text("run.device", false, &T::run, &RunConfig::device, {"cpu", "cuda"}),
+      Text("run.precision", false, &T::run, &RunConfig::precision, {"fp32", "bf16"}),
       Text("dist.backend", false, &T::dist, &DistConfig::backend, {"auto", "mpi", "nccl"}),
       Number("dist.timeout_s", false, &T::dist, &DistConfig::timeout_s, int64_t{1}, int64_t{86400},
              "an integer"),
@@ -370,7 +373,8 @@ void Visit(TrainConfig& c, const YAML::Node& node, const std::string& prefix,
 void CheckConsistency(const TrainConfig& c, const std::string& path) {
   if (c.model.hidden % c.model.heads != 0) {
     throw ConfigError(path + ": model.hidden (" + std::to_string(c.model.hidden) +
-                      ") must be a multiple of model.heads (" + std::to_string(c.model.heads) + ")");
+                      ") must be a multiple of model.heads (" + std::to_string(c.model.heads) +
+                      ")");
   }
   if (c.optim.warmup_steps > c.optim.total_steps) {
     throw ConfigError(path + ": optim.warmup_steps (" + std::to_string(c.optim.warmup_steps) +
@@ -393,6 +397,12 @@ void CheckConsistency(const TrainConfig& c, const std::string& path) {
   }
   if (c.task.name == "classification" && c.task.classification.train.empty()) {
     throw ConfigError(path + ": task.classification.train: no training file given");
+  }
+  if (c.run.precision == "bf16" && c.run.device != "cuda") {
+    throw ConfigError(path + ": run.precision: bf16 needs run.device: cuda (CPU runs are fp32)");
+  }
+  if (c.dist.backend == "nccl" && c.run.device != "cuda") {
+    throw ConfigError(path + ": dist.backend: nccl reduces GPU tensors; it needs run.device: cuda");
   }
 }
 
@@ -437,8 +447,8 @@ TrainConfig LoadTrainConfig(const std::string& path, const std::vector<std::stri
   } catch (const YAML::BadFile&) {
     throw ConfigError(path + ": cannot read config file");
   } catch (const YAML::ParserException& e) {
-    throw ConfigError(path + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " +
-                      e.msg);
+    throw ConfigError(path + ":" + std::to_string(e.mark.line + 1) +
+                      ": YAML syntax error: " + e.msg);
   }
   if (!root.IsNull()) {
     if (!root.IsMap()) throw ConfigError(path + ": expected a mapping at the top level");

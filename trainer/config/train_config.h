@@ -74,6 +74,13 @@ struct RunConfig {
   // An evaluation metric (e.g. accuracy, or loss): whenever an evaluation improves on it, that
   // step's checkpoint is copied to out_dir/best/ (higher is better, except for loss). Empty: off.
   std::string keep_best;
+  // Where the model trains: cpu, or cuda (GPU local_rank of the node, as the launcher places
+  // ranks; needs a --config=cuda build with a CUDA LibTorch). Checkpoints are the same either
+  // way, so a run may resume on the other device; neither setting is in the digest.
+  std::string device = "cpu";
+  // fp32, or bf16: matrix products and attention in bfloat16 (autocast) with float32 master
+  // weights, optimizer state and gradients reduction; cuda only.
+  std::string precision = "fp32";
 };
 
 // Data-parallel settings (trainer/dist); none changes the math, so none is in the digest.

@@ -60,7 +60,12 @@ std::string DescribeOp(OpType op, uint64_t sequence, const Buffer& buffer) {
 
 namespace {
 
-void CheckBuffer(const char* op, const char* name, const Buffer& b) {
+void CheckBuffer(const Communicator& comm, const char* op, const char* name, const Buffer& b) {
+  if (b.on_device && comm.backend() != "nccl") {
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string(op) + ": " + name + " is GPU memory, but backend " + comm.backend() +
+                    " reads host memory (GPU tensors go through dist.backend nccl)");
+  }
   if (b.count < 0) {
     throw Error(
         ErrorCode::kInvalidArgument,
@@ -76,7 +81,7 @@ void CheckBuffer(const char* op, const char* name, const Buffer& b) {
 }  // namespace
 
 void CheckAllReduce(const Communicator& comm, const Buffer& buffer, ReduceOp op) {
-  CheckBuffer("allreduce", "buffer", buffer);
+  CheckBuffer(comm, "allreduce", "buffer", buffer);
   if (op == ReduceOp::kAvg && buffer.dtype != DType::kFloat32 && buffer.dtype != DType::kFloat64) {
     throw Error(ErrorCode::kInvalidArgument,
                 std::string("allreduce: avg needs a float32 or float64 buffer, got ") +
@@ -85,7 +90,7 @@ void CheckAllReduce(const Communicator& comm, const Buffer& buffer, ReduceOp op)
 }
 
 void CheckBroadcast(const Communicator& comm, const Buffer& buffer, int root) {
-  CheckBuffer("broadcast", "buffer", buffer);
+  CheckBuffer(comm, "broadcast", "buffer", buffer);
   if (root < 0 || root >= comm.size()) {
     throw Error(ErrorCode::kInvalidArgument, "broadcast: root: expected a rank in [0, " +
                                                  std::to_string(comm.size()) + "), got " +
@@ -94,8 +99,8 @@ void CheckBroadcast(const Communicator& comm, const Buffer& buffer, int root) {
 }
 
 void CheckAllGather(const Communicator& comm, const Buffer& input, const Buffer& out) {
-  CheckBuffer("allgather", "input", input);
-  CheckBuffer("allgather", "out", out);
+  CheckBuffer(comm, "allgather", "input", input);
+  CheckBuffer(comm, "allgather", "out", out);
   if (out.dtype != input.dtype) {
     throw Error(ErrorCode::kInvalidArgument, std::string("allgather: out.dtype: expected ") +
                                                  DTypeName(input.dtype) + " (the input's), got " +

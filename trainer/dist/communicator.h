@@ -66,6 +66,7 @@ struct Buffer {
   void* data = nullptr;
   int64_t count = 0;  // elements
   DType dtype = DType::kFloat32;
+  bool on_device = false;  // GPU memory: only NCCL takes it (MPI and in-process read the host)
 
   template <typename T>
   static Buffer Of(T* data, int64_t count) {

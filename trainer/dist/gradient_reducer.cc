@@ -11,20 +11,22 @@
 namespace sbmt::dist {
 
 Buffer BufferOf(const torch::Tensor& t) {
-  if (!t.is_contiguous() || !t.device().is_cpu()) {
-    throw Error(ErrorCode::kInvalidArgument, "BufferOf: expected a contiguous CPU tensor");
+  if (!t.is_contiguous() || !(t.device().is_cpu() || t.device().is_cuda())) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "BufferOf: expected a contiguous CPU or CUDA tensor, got " + t.device().str());
   }
+  const bool gpu = t.device().is_cuda();
   switch (t.scalar_type()) {
     case torch::kFloat32:
-      return {t.data_ptr(), t.numel(), DType::kFloat32};
+      return {t.data_ptr(), t.numel(), DType::kFloat32, gpu};
     case torch::kFloat64:
-      return {t.data_ptr(), t.numel(), DType::kFloat64};
+      return {t.data_ptr(), t.numel(), DType::kFloat64, gpu};
     case torch::kInt32:
-      return {t.data_ptr(), t.numel(), DType::kInt32};
+      return {t.data_ptr(), t.numel(), DType::kInt32, gpu};
     case torch::kInt64:
-      return {t.data_ptr(), t.numel(), DType::kInt64};
+      return {t.data_ptr(), t.numel(), DType::kInt64, gpu};
     case torch::kUInt8:
-      return {t.data_ptr(), t.numel(), DType::kUInt8};
+      return {t.data_ptr(), t.numel(), DType::kUInt8, gpu};
     default:
       throw Error(ErrorCode::kInvalidArgument,
                   std::string("BufferOf: unsupported dtype ") + c10::toString(t.scalar_type()));

@@ -12,8 +12,10 @@
 namespace sbmt::dist {
 
 // NCCL over all ranks of the launcher's world, on GPU placement.gpu(); the ncclUniqueId goes
-// from rank 0 to the others over MPI. Throws sbmt::Error (invalid argument) in builds without CUDA.
+// from rank 0 to the others over `bootstrap` (the job's host communicator), or over an MPI world
+// of its own when that is null. Throws sbmt::Error (invalid argument) in builds without CUDA.
 std::unique_ptr<Communicator> ConnectNccl(const Placement& placement,
-                                          std::chrono::milliseconds timeout);
+                                          std::chrono::milliseconds timeout,
+                                          Communicator* bootstrap = nullptr);
 
 }  // namespace sbmt::dist

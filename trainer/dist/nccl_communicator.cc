@@ -62,12 +62,15 @@ struct Event {
 
 class NcclWorld : public Communicator {
  public:
-  NcclWorld(const Placement& placement, std::chrono::milliseconds deadline)
-      : deadline_(deadline), rank_(placement.rank), size_(placement.world) {
+  NcclWorld(const Placement& placement, std::chrono::milliseconds deadline, Communicator* bootstrap)
+      : deadline_(deadline), rank_(placement.rank), size_(placement.world), bootstrap_(bootstrap) {
     CheckCuda(cudaSetDevice(placement.gpu()), "cudaSetDevice");
     ncclUniqueId id;
     if (size_ > 1) {
-      bootstrap_ = MpiCommunicator::Create(deadline);
+      if (bootstrap_ == nullptr) {
+        own_bootstrap_ = MpiCommunicator::Create(deadline);
+        bootstrap_ = own_bootstrap_.get();
+      }
       if (rank_ == 0) Check(ncclGetUniqueId(&id), "ncclGetUniqueId");
       bootstrap_
           ->Broadcast(Buffer::Of(reinterpret_cast<uint8_t*>(id.internal), NCCL_UNIQUE_ID_BYTES), 0)
@@ -80,6 +83,7 @@ class NcclWorld : public Communicator {
     Check(ncclCommInitRankConfig(&comm_, size_, id, rank_, &config), "ncclCommInitRankConfig");
     AwaitInProgress("ncclCommInitRankConfig");
     CheckCuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    CheckCuda(cudaEventCreateWithFlags(&produced_, cudaEventDisableTiming), "cudaEventCreate");
     CheckCuda(cudaMalloc(&scratch_, sizeof(int32_t)), "cudaMalloc");
     watchdog_ = std::thread([this] { Watch(); });
   }
@@ -96,6 +100,7 @@ class NcclWorld : public Communicator {
     AwaitInProgress("ncclCommFinalize", /*throw_on_error=*/false);
     ncclCommDestroy(comm_);
     cudaFree(scratch_);
+    cudaEventDestroy(produced_);
     cudaStreamDestroy(stream_);
   }
 
@@ -219,7 +224,11 @@ class NcclWorld : public Communicator {
   friend class NcclWork;
   const std::chrono::milliseconds deadline_;
   const int rank_, size_;
-  std::unique_ptr<Communicator> bootstrap_;  // MPI, for the unique id and the job-wide abort
+  // The host communicator (MPI), for the unique id and the job-wide abort: the job's, or one of
+  // this world's own.
+  Communicator* bootstrap_ = nullptr;
+  std::unique_ptr<Communicator> own_bootstrap_;
+  cudaEvent_t produced_ = nullptr;  // the legacy default stream's work before an op
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
   void* scratch_ = nullptr;
@@ -263,6 +272,10 @@ std::shared_ptr<Work> NcclWorld::Launch(OpType type, const Buffer& buffer, Call 
   std::lock_guard<std::mutex> lock(mu_);
   const std::string what =
       "rank " + std::to_string(rank_) + ": " + DescribeOp(type, next_++, buffer);
+  // The buffers were written on the legacy default stream (LibTorch's default stream): the op,
+  // on this world's non-blocking stream, first waits for everything queued there.
+  CheckCuda(cudaEventRecord(produced_, cudaStreamLegacy), "cudaEventRecord");
+  CheckCuda(cudaStreamWaitEvent(stream_, produced_, 0), "cudaStreamWaitEvent");
   Check(call(), what.c_str());
   AwaitInProgress(what.c_str());
   auto event = std::make_shared<Event>();
@@ -274,8 +287,9 @@ std::shared_ptr<Work> NcclWorld::Launch(OpType type, const Buffer& buffer, Call 
 }  // namespace
 
 std::unique_ptr<Communicator> ConnectNccl(const Placement& placement,
-                                          std::chrono::milliseconds timeout) {
-  return std::make_unique<NcclWorld>(placement, timeout);
+                                          std::chrono::milliseconds timeout,
+                                          Communicator* bootstrap) {
+  return std::make_unique<NcclWorld>(placement, timeout, bootstrap);
 }
 
 }  // namespace sbmt::dist

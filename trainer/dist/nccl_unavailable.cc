@@ -5,7 +5,8 @@
 
 namespace sbmt::dist {
 
-std::unique_ptr<Communicator> ConnectNccl(const Placement&, std::chrono::milliseconds) {
+std::unique_ptr<Communicator> ConnectNccl(const Placement&, std::chrono::milliseconds,
+                                          Communicator*) {
   throw Error(
       ErrorCode::kInvalidArgument,
       "dist.backend: nccl is not in this build; build with `bazel build --config=cuda` on a "

@@ -23,14 +23,35 @@ std::unique_ptr<Communicator> ConnectWorld(const Placement& placement, const std
     return MpiCommunicator::Create(timeout);
   }
   if (backend == "nccl") {
+    // The host side of an NCCL job: NCCL itself carries the tensors (ConnectTensorWorld).
+    if (placement.world == 1) return InProcessWorld::Single();
     if (!placement.launched) {
       throw Error(ErrorCode::kInvalidArgument,
                   "dist.backend: nccl needs a launcher; start with mpirun");
     }
-    return ConnectNccl(placement, timeout);
+    return MpiCommunicator::Create(timeout);
   }
   throw Error(ErrorCode::kInvalidArgument,
               "dist.backend: expected auto, mpi or nccl, got '" + backend + "'");
+}
+
+std::unique_ptr<Communicator> ConnectTensorWorld(const Placement& placement,
+                                                 const std::string& backend, bool gpu_tensors,
+                                                 Communicator& host,
+                                                 std::chrono::milliseconds timeout) {
+  if (!gpu_tensors) {
+    if (backend == "nccl") {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "dist.backend: nccl reduces GPU tensors; it needs run.device: cuda");
+    }
+    return nullptr;
+  }
+  if (host.size() == 1) return nullptr;  // nothing to reduce
+  if (backend == "mpi") {
+    throw Error(ErrorCode::kInvalidArgument,
+                "dist.backend: mpi reduces host memory; with run.device: cuda use nccl (or auto)");
+  }
+  return ConnectNccl(placement, timeout, &host);
 }
 
 }  // namespace sbmt::dist

@@ -91,10 +91,12 @@ void InitBertWeights(Module& m) {
 BertEncoder::BertEncoder(const ModelConfig& c, uint64_t seed, bool with_pooler) : config_(c) {
   const int64_t hidden = c.hidden;
   auto embeddings = Node(*this, "embeddings");
-  word_ = embeddings->register_module("word_embeddings", torch::nn::Embedding(c.vocab_size, hidden));
+  word_ =
+      embeddings->register_module("word_embeddings", torch::nn::Embedding(c.vocab_size, hidden));
   position_ = embeddings->register_module("position_embeddings",
                                           torch::nn::Embedding(c.max_positions, hidden));
-  token_type_ = embeddings->register_module("token_type_embeddings", torch::nn::Embedding(2, hidden));
+  token_type_ =
+      embeddings->register_module("token_type_embeddings", torch::nn::Embedding(2, hidden));
   embedding_norm_ = Norm(*embeddings, hidden);
 
   auto layer_list = Node(*Node(*this, "encoder"), "layer");
@@ -125,13 +127,13 @@ EncoderOutput BertEncoder::forward(const torch::Tensor& input_ids,
   const int64_t batch = input_ids.size(0), length = input_ids.size(1);
   const int64_t heads = config_.heads, head_dim = config_.hidden / config_.heads;
   const double dropout = config_.dropout;
-  torch::Tensor positions = torch::arange(length, torch::kLong);
+  torch::Tensor positions = torch::arange(length, input_ids.options().dtype(torch::kLong));
   torch::Tensor types = token_type_ids.defined() ? token_type_ids : torch::zeros_like(input_ids);
   torch::Tensor x = word_(input_ids) + position_(positions).unsqueeze(0) + token_type_(types);
   x = torch::dropout(embedding_norm_(x), dropout, is_training());
 
   EncoderOutput out;
-  out.regularizer = torch::zeros({});
+  out.regularizer = torch::zeros({}, x.options());
   auto split = [&](const torch::Tensor& t) {  // [B, L, H*d] -> [B, H, L, d]
     return t.view({batch, length, heads, head_dim}).permute({0, 2, 1, 3});
   };

@@ -64,10 +64,11 @@ EncoderOutput LraModel::Encode(const torch::Tensor& ids, const torch::Tensor& va
   }
   const int64_t heads = config_.heads, head_dim = config_.hidden / config_.heads;
   const double dropout = config_.dropout;
-  torch::Tensor x = word_(ids) + position_(torch::arange(length, torch::kLong)).unsqueeze(0);
+  const torch::Tensor positions = torch::arange(length, ids.options().dtype(torch::kLong));
+  torch::Tensor x = word_(ids) + position_(positions).unsqueeze(0);
   x = torch::dropout(x, dropout, is_training());
   EncoderOutput out;
-  out.regularizer = torch::zeros({});
+  out.regularizer = torch::zeros({}, x.options());
   auto split = [&](const torch::Tensor& t) {  // [B, L, H*d] -> [B, H, L, d]
     return t.view({batch, length, heads, head_dim}).permute({0, 2, 1, 3});
   };

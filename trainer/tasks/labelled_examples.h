@@ -33,6 +33,9 @@ EncodedPair EncodePair(const std::vector<int32_t>& a, const std::vector<int32_t>
 // scores); one loss term per example.
 struct LabelledBatch : TaskBatch {
   torch::Tensor ids, types, valid, labels;
+  void To(const torch::Device& device) override {
+    MoveTensors(device, {&ids, &types, &valid, &labels});
+  }
 };
 
 std::unique_ptr<LabelledBatch> MakeLabelledBatch(const std::vector<const EncodedPair*>& rows,

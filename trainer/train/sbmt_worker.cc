@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   };
   std::unique_ptr<sbmt::dist::Communicator> comm;
+  std::unique_ptr<sbmt::dist::Communicator> tensor_comm;  // borrows comm: destroyed first
   std::unique_ptr<sbmt::trainer::CoordinatorClient> client;
   try {
     sbmt::trainer::TrainConfig config = sbmt::trainer::LoadTrainConfig(config_path, overrides);
@@ -149,7 +150,12 @@ int main(int argc, char** argv) {
     }
     // Outputs are checked before training, not after hours of it.
     if (!export_dir.empty() && comm->rank() == 0) task->CheckCanExport(export_dir);
-    sbmt::trainer::Trainer trainer(config, *task, log, comm.get(), log_all_ranks);
+    // GPU tensors of several ranks go through NCCL; everything else through `comm`.
+    tensor_comm =
+        sbmt::dist::ConnectTensorWorld(placement, config.dist.backend, config.run.device == "cuda",
+                                       *comm, std::chrono::seconds(config.dist.timeout_s));
+    sbmt::trainer::Trainer trainer(config, *task, log, comm.get(), log_all_ranks,
+                                   tensor_comm.get());
     if (client) {
       trainer.OnStep([&](const sbmt::v1::StepReport& r) { client->OnStep(r); });
       trainer.OnEval([&](const sbmt::v1::EvalReport& r) { client->OnEval(r); });

@@ -4,6 +4,17 @@
 
 namespace sbmt::trainer {
 
+void MoveTensors(const torch::Device& device, std::initializer_list<torch::Tensor*> tensors) {
+  for (torch::Tensor* t : tensors) {
+    if (t->defined()) *t = t->to(device);
+  }
+}
+
+torch::Device DeviceOf(const torch::nn::Module& model) {
+  const std::vector<torch::Tensor> params = model.parameters();
+  return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+}
+
 void SetObjective(TaskForward& f, const torch::Tensor& term_loss_sum,
                   const torch::Tensor& regularizer, int64_t examples,
                   const GlobalBatchCounts& global) {

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <utility>
@@ -31,10 +32,20 @@ namespace sbmt::trainer {
 // A micro-batch the task prepared. The Trainer reads only these counts; the rest is the task's.
 struct TaskBatch {
   virtual ~TaskBatch() = default;
+  // Moves the batch's tensors to `device` (the Trainer's, before Forward). Tasks build batches
+  // on the host; each batch type lists its tensors with MoveTensors.
+  virtual void To(const torch::Device& device) = 0;
   int64_t examples = 0;    // sequences (rows)
   int64_t tokens = 0;      // non-padding tokens
   int64_t loss_terms = 0;  // what the task loss averages over: masked tokens, examples, ...
 };
+
+// Moves each defined tensor to `device`.
+void MoveTensors(const torch::Device& device, std::initializer_list<torch::Tensor*> tensors);
+
+// Where a model's parameters are (the Trainer moved them to run.device): for a task's own
+// passes over data outside the Trainer's steps (test sets, prediction files).
+torch::Device DeviceOf(const torch::nn::Module& model);
 
 // What the global batch of a step holds, for the loss normalization of each micro-batch.
 struct GlobalBatchCounts {

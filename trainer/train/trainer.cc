@@ -14,6 +14,7 @@
 #include "runtime/hash.h"
 #include "runtime/stop_signal.h"
 #include "trainer/dist/in_process_communicator.h"
+#include "trainer/train/device.h"
 #include "trainer/train/schedule.h"
 #include "trainer/train/trainer_state.h"
 
@@ -60,7 +61,7 @@ struct HeadStatsLayout {
       const torch::Tensor* parts[3] = {&stats[l].edges, &stats[l].density,
                                        &stats[l].expected_density};
       for (int q = 0; q < 3; ++q) {
-        const torch::Tensor values = parts[q]->to(torch::kFloat64).contiguous();
+        const torch::Tensor values = parts[q]->to(torch::kCPU, torch::kFloat64).contiguous();
         for (int64_t h = 0; h < heads; ++h) {
           out[(q * layers + l) * heads + h] += weight * values.data_ptr<double>()[h];
         }
@@ -94,6 +95,7 @@ Trainer::State::State(TrainConfig c, Task& t, Log l, dist::Communicator* given, 
             static_cast<int>(config.run.keep_checkpoints)),
       own_comm(given ? nullptr : dist::InProcessWorld::Single()),
       comm(given ? given : own_comm.get()),
+      tensor_comm(comm),
       timeout(std::chrono::seconds(config.dist.timeout_s)) {}
 
 void Trainer::State::CheckSameSettingsEverywhere() const {
@@ -178,6 +180,7 @@ v1::StepReport Trainer::State::Step(bool* stop_requested) {
   std::vector<int64_t> counts = {0};  // loss terms of the global batch
   for (int64_t m = 0; m < accumulation; ++m) {
     parts.push_back(task.TrainBatch(position.epoch, base + rank * per_rank + m * micro, micro));
+    parts.back()->To(device);
     counts[0] += parts.back()->loss_terms;
   }
   report.set_epoch(position.epoch);
@@ -199,7 +202,11 @@ v1::StepReport Trainer::State::Step(bool* stop_requested) {
     const AttentionContext context{static_cast<uint64_t>(step),
                                    static_cast<uint64_t>(first_example),
                                    AttentionContext::Phase::kTrain};
-    TaskForward f = task.Forward(*parts[m], context, global);
+    TaskForward f;
+    {
+      const PrecisionScope precision(c);  // backward runs outside it, as autocast expects
+      f = task.Forward(*parts[m], context, global);
+    }
     forward_s += Since(t);
     t = Clock::now();
     if (m == accumulation - 1) reducer->PrepareForReduction();
@@ -281,7 +288,9 @@ std::optional<v1::EvalReport> Trainer::State::Evaluate() {
   // Batch i is evaluated by rank i mod world, and only that rank reads it.
   for (int64_t i = comm->rank(); i < batches; i += comm->size()) {
     std::unique_ptr<TaskBatch> b = task.EvalBatch(i, batch_size);
+    b->To(device);
     const AttentionContext context{static_cast<uint64_t>(i), 0, AttentionContext::Phase::kEval};
+    const PrecisionScope precision(config);
     const TaskForward f =
         task.Forward(*b, context, {b->examples, std::max<int64_t>(1, b->loss_terms)});
     sums[0] += f.loss_sum;
@@ -359,9 +368,10 @@ void Trainer::State::Publish(const v1::EvalReport& report) {
 }
 
 Trainer::Trainer(TrainConfig config, Task& task, Log log, dist::Communicator* comm,
-                 bool log_all_ranks)
+                 bool log_all_ranks, dist::Communicator* tensor_comm)
     : s_(std::make_unique<State>(std::move(config), task, std::move(log), comm, log_all_ranks)) {
   State& s = *s_;
+  if (tensor_comm != nullptr) s.tensor_comm = tensor_comm;
   if (s.config.run.threads > 0) runtime::SetComputeThreads(static_cast<int>(s.config.run.threads));
   if (s.comm->rank() == 0) s.lock = std::make_unique<RunLock>(s.config.run.out_dir);
   s.CheckWorldSplitsBatch();
@@ -371,6 +381,15 @@ Trainer::Trainer(TrainConfig config, Task& task, Log log, dist::Communicator* co
                       " training examples of task " + task.name());
   }
   s.CheckSameSettingsEverywhere();
+  s.device = TrainingDevice(s.config);
+  if (!s.device.is_cpu()) {
+    if (s.comm->size() > 1 && s.tensor_comm == s.comm) {
+      throw ConfigError("run.device: cuda with " + std::to_string(s.comm->size()) +
+                        " ranks needs NCCL for the gradients (dist.backend: nccl or auto)");
+    }
+    task.model().to(s.device);
+    s.Say("training on " + s.device.str() + " in " + s.config.run.precision);
+  }
   std::vector<torch::Tensor> decay, no_decay;
   for (const auto& p : task.model().named_parameters()) {
     s.params.emplace_back(p.key(), p.value());
@@ -393,7 +412,7 @@ Trainer::Trainer(TrainConfig config, Task& task, Log log, dist::Communicator* co
   reducer.bucket_bytes = static_cast<int64_t>(s.config.dist.bucket_mb * (1 << 20));
   reducer.first_bucket_bytes = static_cast<int64_t>(s.config.dist.first_bucket_mb * (1 << 20));
   reducer.timeout = s.timeout;
-  s.reducer = std::make_unique<dist::GradientReducer>(*s.comm, s.tensors, reducer);
+  s.reducer = std::make_unique<dist::GradientReducer>(*s.tensor_comm, s.tensors, reducer);
   s.step_log = std::make_unique<StepLogFormatter>(s.config.run.log_every);
 }
 
@@ -427,7 +446,7 @@ TrainResult Trainer::Run(int64_t max_steps) {
     s.task.InitFrom(c.model.init_from, [&s](const std::string& m) { s.Say(m); });
   }
   // Every rank starts from rank 0's weights, whatever each initialized or loaded.
-  dist::BroadcastTensors(*s.comm, s.tensors, 0, s.timeout);
+  dist::BroadcastTensors(*s.tensor_comm, s.tensors, 0, s.timeout);
   if (s.comm->rank() == 0 && !s.jsonl) {
     s.jsonl = std::make_unique<MetricsJsonlWriter>(
         (std::filesystem::path(c.run.out_dir) / "metrics.jsonl").string());
@@ -462,14 +481,14 @@ TrainResult Trainer::Run(int64_t max_steps) {
         stop || s.step == c.optim.total_steps || (max_steps >= 0 && result.steps_done == max_steps);
     if (s.skipped_in_a_row >= c.optim.max_skipped_in_a_row) {
       s.Publish(report);
-      const std::string good =
-          s.last_saved_step >= 0
-              ? "the checkpoint of step " + std::to_string(s.last_saved_step) + " is the last good one"
-              : "no checkpoint was committed yet";
+      const std::string good = s.last_saved_step >= 0
+                                   ? "the checkpoint of step " + std::to_string(s.last_saved_step) +
+                                         " is the last good one"
+                                   : "no checkpoint was committed yet";
       throw Error(ErrorCode::kFailedPrecondition,
                   std::to_string(s.skipped_in_a_row) + " steps in a row were skipped (" +
-                      report.skip_reason() + ", last at step " + std::to_string(s.step) +
-                      "); " + good + ". Lower optim.lr or check the data");
+                      report.skip_reason() + ", last at step " + std::to_string(s.step) + "); " +
+                      good + ". Lower optim.lr or check the data");
     }
     if (s.step % c.run.checkpoint_every == 0 || last) save(report);
     report.set_unix_time(UnixTime());

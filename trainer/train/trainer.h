@@ -49,10 +49,13 @@ class Trainer {
  public:
   using Log = std::function<void(const std::string&)>;
   // `task` and `comm` (this rank's communicator; null: one process) must outlive the trainer.
-  // `log` receives rank 0's lines (every rank's when log_all_ranks). Throws ConfigError when
-  // the ranks' configurations differ or the world size does not divide the global batch.
+  // `tensor_comm` reduces the gradients and broadcasts the parameters when they cannot go
+  // through `comm` (NCCL for GPU tensors: dist::ConnectTensorWorld); null: `comm` does.
+  // The model moves to run.device (device.h) here. `log` receives rank 0's lines (every rank's
+  // when log_all_ranks). Throws ConfigError when the ranks' configurations differ, the world
+  // size does not divide the global batch, or run.device is not available.
   Trainer(TrainConfig config, Task& task, Log log, dist::Communicator* comm = nullptr,
-          bool log_all_ranks = false);
+          bool log_all_ranks = false, dist::Communicator* tensor_comm = nullptr);
   ~Trainer();
 
   // Trains until optim.total_steps, or for at most `max_steps` more steps when >= 0, or until

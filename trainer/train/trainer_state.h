@@ -40,7 +40,9 @@ struct Trainer::State {
   int64_t skipped_steps = 0, skipped_in_a_row = 0;
   std::unique_ptr<RunLock> lock;                 // rank 0: one worker per run directory
   std::unique_ptr<dist::Communicator> own_comm;  // the world of one, without a given communicator
-  dist::Communicator* comm;
+  dist::Communicator* comm;                      // host-side collectives: sums, settings, barriers
+  dist::Communicator* tensor_comm;  // gradients and parameters: comm, or NCCL for GPU tensors
+  torch::Device device{torch::kCPU};
   std::chrono::milliseconds timeout;
   std::unique_ptr<dist::GradientReducer> reducer;
   std::vector<std::function<void(const v1::StepReport&)>> step_observers;

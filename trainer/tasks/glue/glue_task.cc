@@ -196,6 +196,7 @@ void GlueTask::WriteOutputs(const std::string& dir, const Log& log) {
     for (int64_t i = 0; i < batches; ++i) {
       const std::vector<const EncodedPair*> rows = examples.EvalRows(i, batch);
       auto b = MakeLabelledBatch(rows, pad_id_, spec_.regression());
+      b->To(DeviceOf(*model_));
       const attention::AttentionContext context{static_cast<uint64_t>(i), 0,
                                                 attention::AttentionContext::Phase::kEval};
       const torch::Tensor logits = model_->forward(b->ids, b->types, b->valid, context).logits;

@@ -252,7 +252,17 @@ Split ReadCifar10(const std::vector<std::string>& files, int64_t first, int64_t 
 }
 
 Split ReadPathfinder(const std::string& root, int split_index, const ReadOptions& options) {
+  // Images are side x side with side² = the sequence length: 32 (1024, Pathfinder-32, the
+  // default), 128 (16384, Path-X) or a smaller CPU variant such as 16 (256).
   const int64_t length = Length("pathfinder", options);
+  int side = 1;
+  while (static_cast<int64_t>(side + 1) * (side + 1) <= length) ++side;
+  if (static_cast<int64_t>(side) * side != length) {
+    throw ConfigError(
+        "task.lra.max_length: Pathfinder reads square images of side² pixels "
+        "(1024 for 32x32, 16384 for Path-X), got " +
+        std::to_string(length));
+  }
   const fs::path metadata = fs::path(root) / "metadata";
   std::error_code ec;
   if (!fs::is_directory(metadata, ec)) {
@@ -309,10 +319,9 @@ Split ReadPathfinder(const std::string& root, int split_index, const ReadOptions
     Example e;
     e.label = r.label;
     try {
-      const std::vector<uint8_t> pixels = ReadGrayPng(r.image, 32, 32);
-      const int64_t n = std::min<int64_t>(length, static_cast<int64_t>(pixels.size()));
-      e.ids0.resize(n);
-      for (int64_t p = 0; p < n; ++p) e.ids0[p] = pixels[p] + 1;
+      const std::vector<uint8_t> pixels = ReadGrayPng(r.image, side, side);
+      e.ids0.resize(pixels.size());
+      for (size_t p = 0; p < pixels.size(); ++p) e.ids0[p] = pixels[p] + 1;
     } catch (const Error& error) {
       Malformed(split, options, r.where, error.what());
       continue;

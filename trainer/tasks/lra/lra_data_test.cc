@@ -191,5 +191,42 @@ TEST(LraData, PathfinderReadsMetadataAndPngs) {
   EXPECT_EQ(skipped, 1);
 }
 
+TEST(LraData, PathfinderSideFollowsTheLength) {
+  const fs::path dir = sbmt::testing::FreshDir("pathfinder16");
+  fs::create_directories(dir / "imgs/0");
+  std::string metadata;
+  for (int i = 0; i < 10; ++i) {
+    WriteGrayPng((dir / "imgs/0" / ("sample_" + std::to_string(i) + ".png")).string(),
+                 std::vector<uint8_t>(256, static_cast<uint8_t>(i)), 16, 16);
+    metadata += "imgs/0 sample_" + std::to_string(i) + ".png " + std::to_string(i) +
+                " 1 1.0 4 1 2 0.5 1 1\n";
+  }
+  sbmt::testing::WriteFile(dir / "metadata/0.npy", metadata);
+  ReadOptions sixteen;
+  sixteen.max_length = 256;
+  const Split train = ReadPathfinder(dir.string(), 0, sixteen);
+  ASSERT_EQ(train.examples.size(), 8u);
+  EXPECT_EQ(train.examples[0].ids0.size(), 256u);
+  // The default length reads 32x32 images, and says so.
+  try {
+    ReadPathfinder(dir.string(), 0, {});
+    ADD_FAILURE() << "16x16 images read at length 1024";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("expected a 32x32 8-bit grayscale PNG, got 16x16"),
+              std::string::npos)
+        << e.what();
+  }
+  ReadOptions odd;
+  odd.max_length = 300;
+  try {
+    ReadPathfinder(dir.string(), 0, odd);
+    ADD_FAILURE() << "a length that is not a square was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("task.lra.max_length: Pathfinder reads square images"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace sbmt::trainer::lra

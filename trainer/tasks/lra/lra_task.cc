@@ -191,6 +191,7 @@ void LraTask::WriteOutputs(const std::string& dir, const Log& log) {
     std::vector<const lra::Example*> rows;
     for (int64_t k = first; k < std::min(n, first + batch); ++k) rows.push_back(&test.examples[k]);
     auto b = MakeLraBatch(rows, length_);
+    b->To(DeviceOf(*model_));
     // Keys no training step or evaluation uses: the test pass samples its own graphs.
     const attention::AttentionContext context{static_cast<uint64_t>(i), uint64_t{1} << 40,
                                               attention::AttentionContext::Phase::kEval};

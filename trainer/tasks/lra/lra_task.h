@@ -26,6 +26,9 @@ namespace sbmt::trainer {
 struct LraBatch : TaskBatch {
   torch::Tensor ids0, valid0, ids1, valid1;  // [B, L]; ids1/valid1 only for retrieval
   torch::Tensor labels;                      // [B] (or [B, L] per position) int64
+  void To(const torch::Device& device) override {
+    MoveTensors(device, {&ids0, &valid0, &ids1, &valid1, &labels});
+  }
 };
 
 std::unique_ptr<LraBatch> MakeLraBatch(const std::vector<const lra::Example*>& rows,

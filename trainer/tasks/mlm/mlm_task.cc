@@ -15,6 +15,9 @@ namespace {
 
 struct MlmBatch : TaskBatch {
   torch::Tensor ids, valid, positions, labels;
+  void To(const torch::Device& device) override {
+    MoveTensors(device, {&ids, &valid, &positions, &labels});
+  }
 };
 
 // Random replacements draw from ids after the vocabulary's last bracketed token ([PAD],

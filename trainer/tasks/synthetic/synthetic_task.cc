@@ -69,6 +69,9 @@ SyntheticTask::SyntheticTask(const TrainConfig& config) : config_(config) {
 struct SyntheticTask::Batch : TaskBatch {
   torch::Tensor ids, valid, labels;  // [B, L]
   torch::Tensor pairs;               // [B, 2] the copies' positions
+  void To(const torch::Device& device) override {
+    MoveTensors(device, {&ids, &valid, &labels, &pairs});
+  }
 };
 
 std::unique_ptr<TaskBatch> SyntheticTask::MakeBatch(const std::vector<int64_t>& rows,
