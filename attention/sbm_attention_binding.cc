@@ -88,6 +88,58 @@ struct Masks {
   torch::Tensor query_valid;
 };
 
+// What the sampler reads, in the types it reads them (float32 memberships: they are
+// probabilities, 24 bits are plenty; uint8 masks), on the tensors' device. The params point into
+// these tensors, which must outlive the sampling.
+struct SamplerInputs {
+  torch::Tensor y, z, b, key_valid, query_valid;
+  FastRgParams params;
+};
+
+SamplerInputs SamplerInputsOf(const torch::Tensor& y, const torch::Tensor& z,
+                              const torch::Tensor& b, const Masks& masks, const SbmOpOptions& o) {
+  SamplerInputs in;
+  in.y = y.to(torch::kFloat32).contiguous();
+  in.z = z.to(torch::kFloat32).contiguous();
+  in.b = b.to(torch::kFloat32).contiguous();
+  if (masks.key_valid.defined()) in.key_valid = masks.key_valid.to(torch::kUInt8).contiguous();
+  if (masks.query_valid.defined()) {
+    in.query_valid = masks.query_valid.to(torch::kUInt8).contiguous();
+  }
+  FastRgParams& sp = in.params;
+  sp.batch = y.size(0);
+  sp.heads = y.size(1);
+  sp.n_q = y.size(2);
+  sp.n_k = z.size(2);
+  sp.k = y.size(3);
+  sp.y = in.y.data_ptr<float>();
+  sp.z = in.z.data_ptr<float>();
+  sp.b = in.b.data_ptr<float>();
+  sp.eps = static_cast<float>(o.eps);
+  sp.key_valid = in.key_valid.defined() ? in.key_valid.data_ptr<uint8_t>() : nullptr;
+  sp.query_valid = in.query_valid.defined() ? in.query_valid.data_ptr<uint8_t>() : nullptr;
+  sp.self_loops = o.self_loops;
+  sp.seed = o.seed;
+  sp.step = o.step;
+  sp.layer = o.layer;
+  sp.batch_offset = o.batch_offset;
+  return in;
+}
+
+// The options the backward needs, kept in the autograd context, and read back.
+void SaveOptions(AutogradContext* ctx, const SbmOpOptions& o) {
+  ctx->saved_data["self_loops"] = o.self_loops;
+  ctx->saved_data["dropout"] = o.dropout;
+  ctx->saved_data["seed"] = static_cast<int64_t>(o.seed);
+  ctx->saved_data["dropout_stream"] = static_cast<int64_t>(DropoutStream(o));
+}
+bool SavedSelfLoops(AutogradContext* ctx) { return ctx->saved_data["self_loops"].toBool(); }
+SbmDropout SavedDropout(AutogradContext* ctx) {
+  return {static_cast<float>(ctx->saved_data["dropout"].toDouble()),
+          static_cast<uint64_t>(ctx->saved_data["seed"].toInt()),
+          static_cast<uint64_t>(ctx->saved_data["dropout_stream"].toInt())};
+}
+
 #if defined(SBMT_TORCH_CUDA)
 // Device memory for the CUDA sampler from torch's caching allocator: every block is a uint8
 // tensor, and the graph's arrays are handed back as typed views that keep their blocks alive.
@@ -135,33 +187,10 @@ variable_list ForwardCuda(AutogradContext* ctx, const torch::Tensor& q, const to
   const c10::cuda::CUDAGuard guard(q.device());
   cuda::Stream stream = c10::cuda::getCurrentCUDAStream(q.device().index()).stream();
   const int64_t batch = q.size(0), heads = q.size(1), n_q = q.size(2), d = q.size(3);
-  const int64_t n_k = k.size(2), clusters = y.size(3), graphs = batch * heads;
-  const torch::Tensor yf = y.to(torch::kFloat32).contiguous();
-  const torch::Tensor zf = z.to(torch::kFloat32).contiguous();
-  const torch::Tensor bf = b.to(torch::kFloat32).contiguous();
-  const torch::Tensor kv =
-      masks.key_valid.defined() ? masks.key_valid.to(torch::kUInt8) : torch::Tensor();
-  const torch::Tensor qv =
-      masks.query_valid.defined() ? masks.query_valid.to(torch::kUInt8) : torch::Tensor();
-  FastRgParams sp;
-  sp.batch = batch;
-  sp.heads = heads;
-  sp.n_q = n_q;
-  sp.n_k = n_k;
-  sp.k = clusters;
-  sp.y = yf.data_ptr<float>();
-  sp.z = zf.data_ptr<float>();
-  sp.b = bf.data_ptr<float>();
-  sp.eps = static_cast<float>(o.eps);
-  sp.key_valid = kv.defined() ? kv.data_ptr<uint8_t>() : nullptr;
-  sp.query_valid = qv.defined() ? qv.data_ptr<uint8_t>() : nullptr;
-  sp.self_loops = o.self_loops;
-  sp.seed = o.seed;
-  sp.step = o.step;
-  sp.layer = o.layer;
-  sp.batch_offset = o.batch_offset;
+  const int64_t n_k = k.size(2), graphs = batch * heads;
+  const SamplerInputs sampler = SamplerInputsOf(y, z, b, masks, o);
   TorchDeviceAllocator allocator(q.device());
-  cuda::SbmGraphDevice graph = cuda::fastrg_sample_cuda(sp, allocator, stream);
+  cuda::SbmGraphDevice graph = cuda::fastrg_sample_cuda(sampler.params, allocator, stream);
   cuda::transpose_edges_cuda(graph, allocator, stream);
   const int64_t rows = graphs * n_q, keys = graphs * n_k, edges = graph.edges;
   torch::Tensor row_ptr = allocator.Take(graph.row_ptr, rows + 1, torch::kInt64);
@@ -192,10 +221,7 @@ variable_list ForwardCuda(AutogradContext* ctx, const torch::Tensor& q, const to
 
   ctx->save_for_backward(
       {q, k, v, y, z, b, out, alpha, row_ptr, col, key_ptr, key_edges, edge_row});
-  ctx->saved_data["self_loops"] = o.self_loops;
-  ctx->saved_data["dropout"] = o.dropout;
-  ctx->saved_data["seed"] = static_cast<int64_t>(o.seed);
-  ctx->saved_data["dropout_stream"] = static_cast<int64_t>(DropoutStream(o));
+  SaveOptions(ctx, o);
   ctx->mark_non_differentiable({draws, row_ptr, col});
   return {out, edge_count, draws, row_ptr, col};
 }
@@ -247,10 +273,8 @@ variable_list BackwardCuda(AutogradContext* ctx, const variable_list& saved,
   p.alpha = alpha.data_ptr<float>();
   p.grad_edges = grad_edges.defined() ? grad_edges.data_ptr<float>() : nullptr;
   p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
-  p.dropout = {static_cast<float>(ctx->saved_data["dropout"].toDouble()),
-               static_cast<uint64_t>(ctx->saved_data["seed"].toInt()),
-               static_cast<uint64_t>(ctx->saved_data["dropout_stream"].toInt())};
-  p.self_loops = ctx->saved_data["self_loops"].toBool();
+  p.dropout = SavedDropout(ctx);
+  p.self_loops = SavedSelfLoops(ctx);
   p.dq = dq.data_ptr();
   p.dk = dk.data_ptr();
   p.dv = dv.data_ptr();
@@ -287,36 +311,10 @@ class SbmAttentionFunction : public torch::autograd::Function<SbmAttentionFuncti
 #if defined(SBMT_TORCH_CUDA)
     if (q.is_cuda()) return ForwardCuda(ctx, q, k, v, y, z, b, masks, o);
 #endif
-    const torch::Tensor& key_valid = masks.key_valid;
-    const torch::Tensor& query_valid = masks.query_valid;
     const int64_t batch = q.size(0), heads = q.size(1), n_q = q.size(2), d = q.size(3);
-    const int64_t n_k = k.size(2), clusters = y.size(3);
-
-    // The sampler works in float32 (memberships are probabilities; 24 bits are plenty).
-    const torch::Tensor yf = y.to(torch::kFloat32).contiguous();
-    const torch::Tensor zf = z.to(torch::kFloat32).contiguous();
-    const torch::Tensor bf = b.to(torch::kFloat32).contiguous();
-    const torch::Tensor kv = key_valid.defined() ? key_valid.to(torch::kUInt8) : torch::Tensor();
-    const torch::Tensor qv =
-        query_valid.defined() ? query_valid.to(torch::kUInt8) : torch::Tensor();
-    FastRgParams sp;
-    sp.batch = batch;
-    sp.heads = heads;
-    sp.n_q = n_q;
-    sp.n_k = n_k;
-    sp.k = clusters;
-    sp.y = yf.data_ptr<float>();
-    sp.z = zf.data_ptr<float>();
-    sp.b = bf.data_ptr<float>();
-    sp.eps = static_cast<float>(o.eps);
-    sp.key_valid = kv.defined() ? kv.data_ptr<uint8_t>() : nullptr;
-    sp.query_valid = qv.defined() ? qv.data_ptr<uint8_t>() : nullptr;
-    sp.self_loops = o.self_loops;
-    sp.seed = o.seed;
-    sp.step = o.step;
-    sp.layer = o.layer;
-    sp.batch_offset = o.batch_offset;
-    SbmGraph graph = fastrg_sample(sp);
+    const int64_t n_k = k.size(2);
+    const SamplerInputs sampler = SamplerInputsOf(y, z, b, masks, o);
+    SbmGraph graph = fastrg_sample(sampler.params);
 
     const int64_t graphs = batch * heads;
     std::vector<double> counts(graphs);
@@ -346,10 +344,7 @@ class SbmAttentionFunction : public torch::autograd::Function<SbmAttentionFuncti
     });
 
     ctx->save_for_backward({q, k, v, y, z, b, out, alpha, row_ptr, col});
-    ctx->saved_data["self_loops"] = o.self_loops;
-    ctx->saved_data["dropout"] = o.dropout;
-    ctx->saved_data["seed"] = static_cast<int64_t>(o.seed);
-    ctx->saved_data["dropout_stream"] = static_cast<int64_t>(DropoutStream(o));
+    SaveOptions(ctx, o);
     ctx->mark_non_differentiable({draws, row_ptr, col});
     return {out, edge_count, draws, row_ptr, col};
   }
@@ -369,10 +364,8 @@ class SbmAttentionFunction : public torch::autograd::Function<SbmAttentionFuncti
 
     torch::Tensor dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
     torch::Tensor dp = torch::empty_like(alpha);
-    const bool self_loops = ctx->saved_data["self_loops"].toBool();
-    const SbmDropout dropout{static_cast<float>(ctx->saved_data["dropout"].toDouble()),
-                             static_cast<uint64_t>(ctx->saved_data["seed"].toInt()),
-                             static_cast<uint64_t>(ctx->saved_data["dropout_stream"].toInt())};
+    const bool self_loops = SavedSelfLoops(ctx);
+    const SbmDropout dropout = SavedDropout(ctx);
     // Memberships may be another dtype than q in principle; the kernels want one type.
     const torch::Tensor yc = y.to(q.scalar_type()).contiguous();
     const torch::Tensor zc = z.to(q.scalar_type()).contiguous();

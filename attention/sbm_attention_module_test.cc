@@ -103,6 +103,13 @@ TEST(SbmAttentionBinding, RejectsBadInputNamingTheArgument) {
   ExpectInvalid(
       [&] { sbm_attention(in.q.to(torch::kInt32), in.k, in.v, in.y, in.z, in.b, {}, {}, o); },
       "q: expected dtype float or double, got Int");
+  // bfloat16 is a CUDA dtype here (autocast); the CPU kernels are float and double.
+  ExpectInvalid(
+      [&] { sbm_attention(in.q.to(torch::kBFloat16), in.k, in.v, in.y, in.z, in.b, {}, {}, o); },
+      "q: expected dtype float or double, got BFloat16");
+  ExpectInvalid(
+      [&] { sbm_attention(in.q.to(torch::kMeta), in.k, in.v, in.y, in.z, in.b, {}, {}, o); },
+      "q: expected a CPU or CUDA tensor, got device meta");
   ExpectInvalid(
       [&] { sbm_attention(in.q, in.k.to(torch::kFloat32), in.v, in.y, in.z, in.b, {}, {}, o); },
       "k: expected dtype Double, got Float");

@@ -13,25 +13,12 @@
 #include "attention/cuda/cublas_handle.h"
 #include "attention/cuda/cuda_check.h"
 #include "attention/cuda/dense_attention_cuda.h"
+#include "attention/cuda/device_types.cuh"
 
 namespace sbmt::attention::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-__device__ float ToFloat(float x) { return x; }
-__device__ float ToFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ float ToFloat(__half x) { return __half2float(x); }
-template <typename T>
-__device__ T FromFloat(float x) {
-  if constexpr (std::is_same_v<T, float>) {
-    return x;
-  } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    return __float2bfloat16(x);
-  } else {
-    return __float2half(x);
-  }
-}
 
 // Block-wide reduction of one float per thread (max or sum).
 template <bool kMax>
@@ -119,21 +106,6 @@ const char* At(const void* base, int64_t elements, DType dtype) {
 }
 char* At(void* base, int64_t elements, DType dtype) {
   return static_cast<char*>(base) + elements * Width(dtype);
-}
-
-template <typename F>
-void WithType(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::kFloat32:
-      f(float{});
-      return;
-    case DType::kBFloat16:
-      f(__nv_bfloat16{});
-      return;
-    case DType::kFloat16:
-      f(__half{});
-      return;
-  }
 }
 
 // S = Q Kᵀ, then P = softmax(scale S) for graphs [g0, g0 + count).

@@ -24,6 +24,7 @@
 
 #include "attention/cuda/cublas_handle.h"
 #include "attention/cuda/cuda_check.h"
+#include "attention/cuda/device_types.cuh"
 #include "attention/cuda/sbm_attention_cuda.h"
 #include "attention/sbm_attention_kernels.h"
 #include "runtime/error.h"
@@ -34,24 +35,6 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kWarpsPerBlock = kThreads / 32;
 constexpr unsigned kFull = 0xffffffffu;
-
-__device__ float ToFloat(float x) { return x; }
-__device__ float ToFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ float ToFloat(__half x) { return __half2float(x); }
-template <typename T>
-__device__ T FromFloat(float x);
-template <>
-__device__ float FromFloat<float>(float x) {
-  return x;
-}
-template <>
-__device__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float x) {
-  return __float2bfloat16(x);
-}
-template <>
-__device__ __half FromFloat<__half>(float x) {
-  return __float2half(x);
-}
 
 // Where a lane's PER elements of a d-vector sit, and how they are read and written.
 template <typename T, int L, int PER, bool kContiguous>
@@ -405,21 +388,6 @@ template <typename T, int L, int PER, bool C>
 struct BackwardKeysKernel {
   static constexpr void (*kernel)(BackwardArgs) = BackwardKeys<T, L, PER, C>;
 };
-
-template <typename F>
-void WithType(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::kFloat32:
-      f(float{});
-      return;
-    case DType::kBFloat16:
-      f(__nv_bfloat16{});
-      return;
-    case DType::kFloat16:
-      f(__half{});
-      return;
-  }
-}
 
 void CheckD(int64_t d, const char* op) {
   if (d <= 0 || d > 256) {
