@@ -20,17 +20,17 @@ def _libtorch_impl(ctx):
         ctx.file("BUILD", "# SBMT_LIBTORCH is not set: builds use Debian's LibTorch.\n")
         ctx.file("defs.bzl", "LIBTORCH = False\nLIBTORCH_CUDA = False\n")
         return
-    root = ctx.path(path)
+    # (Bazel 4's path.get_child takes one component, hence the joined strings.)
     for sub in ["include/torch/csrc/api/include", "lib/libtorch.so", "lib/libc10.so"]:
-        if not root.get_child(sub).exists:
+        if not ctx.path(path + "/" + sub).exists:
             fail("SBMT_LIBTORCH=%s: expected LibTorch's layout, but %s is missing" % (path, sub))
-    ctx.symlink(root.get_child("include"), "include")
-    ctx.symlink(root.get_child("lib"), "lib")
-    cuda = root.get_child("lib/libtorch_cuda.so").exists
+    ctx.symlink(ctx.path(path + "/include"), "include")
+    ctx.symlink(ctx.path(path + "/lib"), "lib")
+    cuda = ctx.path(path + "/lib/libtorch_cuda.so").exists
     libs = ["-ltorch", "-ltorch_cpu", "-lc10"]
     if cuda:
         libs += ["-ltorch_cuda", "-lc10_cuda"]
-    lib = str(root.get_child("lib"))
+    lib = str(ctx.path(path + "/lib"))
     ctx.file("BUILD", """# LibTorch from SBMT_LIBTORCH={path} (tools/bazel/libtorch.bzl).
 cc_library(
     name = "torch",
