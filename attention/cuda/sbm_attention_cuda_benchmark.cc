@@ -4,7 +4,7 @@
 //
 //   sbm_attention_cuda_benchmark [--sizes=1024,4096,16384] [--densities=0.02,0.05,0.1,0.2]
 //       [--batch=8] [--heads=8] [--d=64] [--dtype=bf16|fp16|fp32] [--repeats=5]
-//       [--fused=FILE.json] [--layouts=uniform,clustered] [--clusters=16]
+//       [--fused=FILE.json] [--layouts=uniform,clustered,clustered-unsorted] [--clusters=16]
 //
 // Per size n, density and membership layout it prints: sampling + CSR build (fastrg_sample_cuda)
 // and the transposed index (transpose_edges_cuda), each apart; SBM forward and backward
@@ -17,7 +17,9 @@
 // Layouts: "uniform": every token in each of --clusters clusters alike (edges anywhere, the
 // worst case for locality; the membership gradients cost O(n k²)); "clustered": each token in one
 // of 4 clusters, tokens sorted by cluster, B diagonal (edges fall in diagonal tiles: the key rows a
-// query gathers are neighbours in memory). Times are medians over --repeats after one warm-up, from
+// query gathers are neighbours in memory); "clustered-unsorted": the same clusters with the tokens
+// in random order (the same edges per row, scattered), which measures what sorting tokens by their
+// dominant cluster buys. Times are medians over --repeats after one warm-up, from
 // CUDA events (the sampler, which blocks the host twice, from the host clock).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -77,7 +79,7 @@ class BumpArena : public DeviceAllocator {
 struct Options {
   std::vector<int64_t> sizes{1024, 4096, 16384};
   std::vector<double> densities{0.02, 0.05, 0.1, 0.2};
-  std::vector<std::string> layouts{"uniform", "clustered"};
+  std::vector<std::string> layouts{"uniform", "clustered", "clustered-unsorted"};
   int64_t batch = 8, heads = 8, d = 64, repeats = 5, clusters = 16;
   DType dtype = DType::kBFloat16;
   std::string fused;
@@ -241,10 +243,19 @@ Memberships MakeMemberships(const std::string& layout, int64_t graphs, int64_t h
     m.b.assign(heads * m.k * m.k, static_cast<float>(-std::log(1 - density)));
     return m;
   }
+  if (layout != "clustered" && layout != "clustered-unsorted") {
+    std::fprintf(stderr, "--layouts: expected uniform, clustered or clustered-unsorted, got '%s'\n",
+                 layout.c_str());
+    std::exit(2);
+  }
   m.k = 4;
+  // Token i's cluster: i k / n (sorted), or that of a fixed random permutation of the tokens.
+  std::vector<int64_t> order(n);
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  if (layout == "clustered-unsorted") std::shuffle(order.begin(), order.end(), std::mt19937_64(5));
   m.y.assign(graphs * n * m.k, 0.0f);
   for (int64_t g = 0; g < graphs; ++g) {
-    for (int64_t i = 0; i < n; ++i) m.y[(g * n + i) * m.k + i * m.k / n] = 1.0f;  // sorted
+    for (int64_t i = 0; i < n; ++i) m.y[(g * n + i) * m.k + order[i] * m.k / n] = 1.0f;
   }
   m.z = m.y;
   m.b.assign(heads * m.k * m.k, 0.0f);
