@@ -416,6 +416,22 @@ cublasHandle_t CublasHandle(Stream stream) {
   return handles[device];
 }
 
+void AllocateBackwardBuffers(SbmCudaBackward& p, DeviceAllocator& allocator) {
+  const SbmGraphDevice& g = *p.graph;
+  const int64_t c = p.clusters;
+  auto floats = [&](int64_t count) {
+    return static_cast<float*>(allocator.Allocate(sizeof(float) * (count > 0 ? count : 1)));
+  };
+  p.dp = floats(g.edges);
+  p.ds = floats(g.edges);
+  p.dy = floats(g.graphs * g.n_q * c);
+  p.dz = floats(g.graphs * g.n_k * c);
+  p.db = floats(p.heads * c * c);
+  p.w = floats(g.graphs * g.n_q * c);
+  p.x = floats(g.graphs * g.n_k * c);
+  p.db_partial = floats(g.graphs * c * c);
+}
+
 void sbm_attention_forward_cuda(const SbmCudaForward& p, Stream stream) {
   CheckD(p.d, "sbm_attention_forward_cuda");
   const ForwardArgs args{p.edges, p.d, p.q, p.k, p.v, p.scale, p.dropout, p.out, p.alpha};

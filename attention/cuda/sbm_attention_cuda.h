@@ -138,6 +138,10 @@ struct SbmCudaBackward {
 void sbm_attention_forward_cuda(const SbmCudaForward& p, Stream stream);
 void sbm_attention_backward_cuda(const SbmCudaBackward& p, Stream stream);
 
+// Points p's float32 outputs and scratch (dp, ds, dy, dz, db, w, x, db_partial) at new blocks of
+// `allocator`, sized by p.graph, p.heads and p.clusters (which must be set).
+void AllocateBackwardBuffers(SbmCudaBackward& p, DeviceAllocator& allocator);
+
 // Number of visible CUDA devices; 0 where there is no driver or no GPU (tests skip then).
 int cuda_device_count();
 

@@ -382,19 +382,12 @@ KernelRun RunBoth(const Shape& s, DType dtype, uint64_t seed) {
   b.dq = bytes(G * s.n_q * s.d);
   b.dk = bytes(G * s.n_k * s.d);
   b.dv = bytes(G * s.n_k * s.d);
-  b.dp = floats(E);
-  b.ds = floats(E);
   b.heads = s.heads;
   b.clusters = s.k;
   b.y = ToDevice(arena, in.y);
   b.z = ToDevice(arena, in.z);
   b.b = ToDevice(arena, in.b);
-  b.dy = floats(G * s.n_q * s.k);
-  b.dz = floats(G * s.n_k * s.k);
-  b.db = floats(s.heads * s.k * s.k);
-  b.w = floats(G * s.n_q * s.k);
-  b.x = floats(G * s.n_k * s.k);
-  b.db_partial = floats(G * s.k * s.k);
+  AllocateBackwardBuffers(b, arena);
   sbm_attention_backward_cuda(b, nullptr);
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
 
