@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 
@@ -50,6 +51,10 @@ Placement PlacementFromEnvironment(const std::function<const char*(const char*)>
                                                  std::to_string(p.local_size) + ", got " +
                                                  std::to_string(p.local_rank));
   }
+  const char* visible = getenv("CUDA_VISIBLE_DEVICES");
+  const bool one_gpu =
+      visible != nullptr && *visible != '\0' && std::strchr(visible, ',') == nullptr;
+  p.gpu_index = one_gpu ? 0 : p.local_rank;
   if (cores == 0) cores = std::max(1u, std::thread::hardware_concurrency());
   p.threads = std::max(1, static_cast<int>(cores) / p.local_size);
   return p;

@@ -17,7 +17,10 @@ struct Placement {
   int local_size = 1;
   bool launched = false;  // started by mpirun
   int threads = 1;        // intra-op threads: this node's cores shared among its ranks
-  int gpu() const { return local_rank; }
+  // This rank's CUDA device index: the local rank, or 0 when CUDA_VISIBLE_DEVICES shows the
+  // process one GPU (the coordinator's --gpu-slots gives each rank its own).
+  int gpu_index = 0;
+  int gpu() const { return gpu_index; }
 };
 
 // `getenv` and `cores` are parameters for tests. Throws sbmt::Error (invalid argument) naming the

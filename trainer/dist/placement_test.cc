@@ -45,6 +45,21 @@ TEST(Placement, ReadsOpenMpisVariablesAndSharesTheNodesCores) {
             1);
 }
 
+TEST(Placement, AProcessShownOneGpuUsesItWhateverItsLocalRank) {
+  const std::map<std::string, std::string> launched = {{"OMPI_COMM_WORLD_SIZE", "4"},
+                                                       {"OMPI_COMM_WORLD_RANK", "3"},
+                                                       {"OMPI_COMM_WORLD_LOCAL_SIZE", "4"},
+                                                       {"OMPI_COMM_WORLD_LOCAL_RANK", "3"}};
+  auto with = [&](const char* visible) {
+    std::map<std::string, std::string> vars = launched;
+    vars["CUDA_VISIBLE_DEVICES"] = visible;
+    return PlacementFromEnvironment(Env(vars), 8).gpu();
+  };
+  EXPECT_EQ(PlacementFromEnvironment(Env(launched), 8).gpu(), 3);  // every GPU: the local rank's
+  EXPECT_EQ(with("5"), 0);        // the coordinator's slot for this rank
+  EXPECT_EQ(with("0,1,2,3"), 3);  // several: still the local rank's
+}
+
 TEST(Placement, MalformedVariablesAreNamed) {
   auto message = [](std::map<std::string, std::string> vars) {
     try {

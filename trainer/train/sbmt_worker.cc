@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
     }
     gpu = slots[placement.rank];
     setenv("CUDA_VISIBLE_DEVICES", gpu.c_str(), 1);
+    placement = sbmt::dist::PlacementFromEnvironment();  // the slot is now this rank's GPU 0
   }
   // Which ranks log is decided once, by the Trainer (rank 0, or all with --log-all-ranks);
   // this only stamps and prints.
