@@ -15,22 +15,28 @@ Buffer BufferOf(const torch::Tensor& t) {
     throw Error(ErrorCode::kInvalidArgument,
                 "BufferOf: expected a contiguous CPU or CUDA tensor, got " + t.device().str());
   }
-  const bool gpu = t.device().is_cuda();
+  DType dtype;
   switch (t.scalar_type()) {
     case torch::kFloat32:
-      return {t.data_ptr(), t.numel(), DType::kFloat32, gpu};
+      dtype = DType::kFloat32;
+      break;
     case torch::kFloat64:
-      return {t.data_ptr(), t.numel(), DType::kFloat64, gpu};
+      dtype = DType::kFloat64;
+      break;
     case torch::kInt32:
-      return {t.data_ptr(), t.numel(), DType::kInt32, gpu};
+      dtype = DType::kInt32;
+      break;
     case torch::kInt64:
-      return {t.data_ptr(), t.numel(), DType::kInt64, gpu};
+      dtype = DType::kInt64;
+      break;
     case torch::kUInt8:
-      return {t.data_ptr(), t.numel(), DType::kUInt8, gpu};
+      dtype = DType::kUInt8;
+      break;
     default:
       throw Error(ErrorCode::kInvalidArgument,
                   std::string("BufferOf: unsupported dtype ") + c10::toString(t.scalar_type()));
   }
+  return {t.data_ptr(), t.numel(), dtype, t.device().is_cuda()};
 }
 
 struct GradientReducer::Core {

@@ -39,14 +39,9 @@ std::unique_ptr<Communicator> ConnectTensorWorld(const Placement& placement,
                                                  const std::string& backend, bool gpu_tensors,
                                                  Communicator& host,
                                                  std::chrono::milliseconds timeout) {
-  if (!gpu_tensors) {
-    if (backend == "nccl") {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "dist.backend: nccl reduces GPU tensors; it needs run.device: cuda");
-    }
-    return nullptr;
-  }
-  if (host.size() == 1) return nullptr;  // nothing to reduce
+  // Host tensors go through `host`; a world of one has nothing to reduce. (dist.backend: nccl
+  // without GPU tensors is refused with the config, train_config.cc.)
+  if (!gpu_tensors || host.size() == 1) return nullptr;
   if (backend == "mpi") {
     throw Error(ErrorCode::kInvalidArgument,
                 "dist.backend: mpi reduces host memory; with run.device: cuda use nccl (or auto)");

@@ -25,7 +25,7 @@ std::unique_ptr<Communicator> ConnectWorld(const Placement& placement, const std
 // The communicator of the model's tensors (gradient buckets, parameter broadcasts) when they
 // cannot go through `host` (ConnectWorld's): NCCL, bootstrapped over `host`, for GPU tensors
 // of a world of several ranks (backend auto or nccl); null otherwise (host carries them, or a
-// world of one has nothing to reduce). Throws for mpi with GPU tensors and nccl without them.
+// world of one has nothing to reduce). Throws for mpi with GPU tensors.
 std::unique_ptr<Communicator> ConnectTensorWorld(const Placement& placement,
                                                  const std::string& backend, bool gpu_tensors,
                                                  Communicator& host,

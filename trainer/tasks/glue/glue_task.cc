@@ -193,10 +193,11 @@ void GlueTask::WriteOutputs(const std::string& dir, const Log& log) {
     };
     const int64_t batch = config_.data.global_batch;
     const int64_t batches = examples.EvalBatchCount(batch, std::numeric_limits<int64_t>::max());
+    const torch::Device device = DeviceOf(*model_);
     for (int64_t i = 0; i < batches; ++i) {
       const std::vector<const EncodedPair*> rows = examples.EvalRows(i, batch);
       auto b = MakeLabelledBatch(rows, pad_id_, spec_.regression());
-      b->To(DeviceOf(*model_));
+      b->To(device);
       const attention::AttentionContext context{static_cast<uint64_t>(i), 0,
                                                 attention::AttentionContext::Phase::kEval};
       const torch::Tensor logits = model_->forward(b->ids, b->types, b->valid, context).logits;

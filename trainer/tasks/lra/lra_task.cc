@@ -187,11 +187,12 @@ void LraTask::WriteOutputs(const std::string& dir, const Log& log) {
   const int64_t batch = config_.data.global_batch;
   const int64_t n = static_cast<int64_t>(test.examples.size());
   double correct = 0, density = 0, heads = 0;
+  const torch::Device device = DeviceOf(*model_);
   for (int64_t first = 0, i = 0; first < n; first += batch, ++i) {
     std::vector<const lra::Example*> rows;
     for (int64_t k = first; k < std::min(n, first + batch); ++k) rows.push_back(&test.examples[k]);
     auto b = MakeLraBatch(rows, length_);
-    b->To(DeviceOf(*model_));
+    b->To(device);
     // Keys no training step or evaluation uses: the test pass samples its own graphs.
     const attention::AttentionContext context{static_cast<uint64_t>(i), uint64_t{1} << 40,
                                               attention::AttentionContext::Phase::kEval};
